@@ -1,0 +1,200 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"kvhttp/store"
+)
+
+// FileName is the name of the data file inside the folder given to Open.
+const FileName = "kvhttp.db"
+
+// DefaultLockTimeout is how long Open waits for another holder of the data
+// file to let go when Options.LockTimeout is zero.
+const DefaultLockTimeout = 100 * time.Millisecond
+
+// The file holds two buckets: data, with one record per key (see record.go),
+// and meta, whose format key marks the file as a kvhttp store and says how
+// to read it. Open refuses a file whose marker is missing or unknown.
+var (
+	dataBucket = []byte("data")
+	metaBucket = []byte("kvhttp")
+	formatKey  = []byte("format")
+)
+
+// storeFormat is the file layout version written under formatKey.
+const storeFormat = 1
+
+// Options configure Open. The zero value and a nil *Options give the
+// defaults.
+type Options struct {
+	// LockTimeout bounds how long Open waits for the file lock held by
+	// another process or Store; zero or less means DefaultLockTimeout.
+	// A short wait keeps a second server from hanging at startup.
+	LockTimeout time.Duration
+}
+
+// Store is a store.Item collection kept in one bbolt file. Its methods
+// are safe for concurrent use; writes are serialized by bbolt and each one
+// returns only after its commit is on disk.
+type Store struct {
+	db     *bolt.DB
+	path   string
+	closed atomic.Bool
+}
+
+// Open opens the store in dir, creating dir (mode 0700) and the data file
+// FileName (mode 0600) if they are missing.
+//
+// If another process or Store holds the file, Open fails after
+// Options.LockTimeout with an error wrapping store.ErrLocked. If the file
+// is not a bbolt file, or is one that holds other buckets but not this
+// store's marker, Open fails with an error wrapping store.ErrCorrupt and
+// leaves the file untouched. Both errors name the file's path.
+func Open(dir string, opts *Options) (*Store, error) {
+	timeout := DefaultLockTimeout
+	if opts != nil && opts.LockTimeout > 0 {
+		timeout = opts.LockTimeout
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("boltstore: open: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	// NoSync stays false: every commit is fsynced before it returns.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		return nil, openError(path, timeout, err)
+	}
+	if err := prepare(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// openError translates an error from bolt.Open into the store's terms.
+func openError(path string, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("boltstore: open %s: %w (waited %v)", path, store.ErrLocked, timeout)
+	case !systemError(err):
+		return fmt.Errorf("boltstore: open %s: %w: %w", path, store.ErrCorrupt, err)
+	}
+	return fmt.Errorf("boltstore: open %s: %w", path, err)
+}
+
+// systemError reports whether err from bolt.Open is the system failing to
+// open, lock, read or map the file, rather than bbolt rejecting what it
+// read: ErrInvalid, ErrChecksum, ErrVersionMismatch, or the unexported
+// error for a file shorter than two pages.
+func systemError(err error) bool {
+	var errno syscall.Errno
+	var pathErr *fs.PathError
+	return errors.As(err, &errno) || errors.As(err, &pathErr)
+}
+
+// prepare checks that db holds a store of a known format, or makes it one
+// if it holds no buckets at all, as a new file does. It writes nothing to a
+// file it rejects.
+func prepare(db *bolt.DB) error {
+	fresh := false
+	err := db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(metaBucket)
+		if meta == nil {
+			// The root of a bbolt file holds only buckets.
+			if name, _ := tx.Cursor().First(); name != nil {
+				return fmt.Errorf("bucket %q but no kvhttp marker: %w", name, store.ErrCorrupt)
+			}
+			fresh = true
+			return nil
+		}
+		return checkFormat(tx, meta)
+	})
+	if err != nil || !fresh {
+		return err
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(metaBucket)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(formatKey, []byte{storeFormat}); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(dataBucket)
+		return err
+	})
+}
+
+// checkFormat checks the marker of an existing store.
+func checkFormat(tx *bolt.Tx, meta *bolt.Bucket) error {
+	f := meta.Get(formatKey)
+	switch {
+	case len(f) != 1:
+		return fmt.Errorf("format marker of %d bytes: %w", len(f), store.ErrCorrupt)
+	case f[0] != storeFormat:
+		return fmt.Errorf("unknown format version %d (this build reads %d): %w", f[0], storeFormat, store.ErrCorrupt)
+	case tx.Bucket(dataBucket) == nil:
+		return fmt.Errorf("no data bucket: %w", store.ErrCorrupt)
+	}
+	return nil
+}
+
+// Path returns the path of the data file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the data file and releases its lock. Calls in flight finish
+// first; later calls fail with an error wrapping store.ErrClosed. Closing a
+// closed Store returns nil. Close must not be called from a List callback,
+// which runs inside a transaction that Close waits for.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("boltstore: close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// ready reports why a call must not start: a done context or a closed Store.
+func (s *Store) ready(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// fail wraps err for op. bbolt reports a transaction begun after Close
+// (a call that raced with Close) as ErrDatabaseNotOpen.
+func fail(op string, err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		err = store.ErrClosed
+	}
+	return fmt.Errorf("boltstore: %s: %w", op, err)
+}
+
+// checkKey rejects what no backend stores.
+func checkKey(key, contentType []byte) error {
+	if len(key) == 0 {
+		return store.ErrEmptyKey
+	}
+	if len(contentType) > store.MaxContentTypeLen {
+		return store.ErrContentTypeTooLong
+	}
+	return nil
+}

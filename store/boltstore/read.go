@@ -1,0 +1,114 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"kvhttp/store"
+)
+
+// ctxCheckEvery is how many items List and PutAll handle between looks at
+// their context: often enough to stop a long call soon, rarely enough to
+// cost nothing.
+const ctxCheckEvery = 1024
+
+// Get returns the item stored under key, or an error wrapping
+// store.ErrNotFound.
+//
+// It sets buf = append(buf[:0], value...) and then appends the content type,
+// so the Item's Value and ContentType are sub-slices of that buffer and a
+// caller that reuses one buffer allocates nothing for the value once the
+// buffer is large enough. Value's capacity runs over ContentType, so that
+// buf = item.Value[:0] keeps a buffer that Get had to grow; do not append to
+// Value while ContentType is in use. Item.Key is key itself.
+func (s *Store) Get(ctx context.Context, key, buf []byte) (store.Item, error) {
+	if err := s.ready(ctx); err != nil {
+		return store.Item{}, fail("get", err)
+	}
+	if len(key) == 0 {
+		return store.Item{}, fail("get", store.ErrEmptyKey)
+	}
+	var it store.Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(dataBucket).Get(key)
+		if raw == nil {
+			return store.ErrNotFound
+		}
+		r, err := decodeRecord(raw)
+		if err != nil {
+			return err
+		}
+		// Copy out before the transaction ends: raw points into the mmap.
+		buf = append(buf[:0], r.value...)
+		buf = append(buf, r.contentType...)
+		n := len(r.value)
+		it = store.Item{Key: key, Value: buf[:n], ContentType: buf[n:], Version: r.version}
+		return nil
+	})
+	if err != nil {
+		return store.Item{}, fail("get", err)
+	}
+	return it, nil
+}
+
+// List calls fn for each item selected by opts, in ascending byte order of
+// keys, all from one consistent snapshot. It starts after opts.After (which
+// need not exist), stops at the end of opts.Prefix, and stops after
+// opts.Limit items when Limit is positive.
+//
+// The slices of the Item passed to fn point into the data file's memory
+// map: they are valid only until fn returns, and fn must copy what it
+// keeps. An error from fn stops the listing and is returned unchanged.
+// fn must not call Close or write to the Store, which would wait for the
+// listing to end.
+func (s *Store) List(ctx context.Context, opts store.ListOptions, fn func(store.Item) error) error {
+	if err := s.ready(ctx); err != nil {
+		return fail("list", err)
+	}
+	var fnErr error
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(dataBucket).Cursor()
+		k, v := c.Seek(listStart(opts))
+		if k != nil && bytes.Equal(k, opts.After) {
+			k, v = c.Next()
+		}
+		for n := 0; k != nil && bytes.HasPrefix(k, opts.Prefix); k, v = c.Next() {
+			if opts.Limit > 0 && n == opts.Limit {
+				break
+			}
+			if n++; n%ctxCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			r, err := decodeRecord(v)
+			if err != nil {
+				return fmt.Errorf("key %q: %w", k, err)
+			}
+			if err := fn(store.Item{Key: k, Value: r.value, ContentType: r.contentType, Version: r.version}); err != nil {
+				fnErr = err
+				return err
+			}
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fail("list", err)
+	}
+	return nil
+}
+
+// listStart returns the first key List may visit: the greater of the prefix
+// and the cursor. After itself is skipped by the caller.
+func listStart(opts store.ListOptions) []byte {
+	if bytes.Compare(opts.After, opts.Prefix) > 0 {
+		return opts.After
+	}
+	return opts.Prefix
+}

@@ -1,0 +1,165 @@
+package boltstore
+
+import (
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"kvhttp/store"
+)
+
+// Put stores value and contentType under key if cond holds, checking cond
+// and writing in one transaction. It fails with an error wrapping
+// store.ErrExists (IfAbsent), store.ErrNotFound (IfPresent, IfVersion) or
+// store.ErrVersionMismatch (IfVersion), and then changes nothing.
+//
+// Every applied write gets a new version from a counter in the file, so a
+// key never sees the same version twice, even across Delete. Put returns
+// after the commit has been fsynced.
+func (s *Store) Put(ctx context.Context, key, value, contentType []byte, cond store.Cond) (store.Result, error) {
+	if err := s.ready(ctx); err != nil {
+		return store.Result{}, fail("put", err)
+	}
+	if err := checkKey(key, contentType); err != nil {
+		return store.Result{}, fail("put", err)
+	}
+	// Encode before taking bbolt's writer lock; the version is set inside.
+	rec := appendRecord(make([]byte, 0, recordLen(contentType, value)), 0, contentType, value)
+	var res store.Result
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket)
+		old := b.Get(key)
+		if err := checkCond(old, cond); err != nil {
+			return err
+		}
+		v, err := putRecord(b, key, rec)
+		res = store.Result{Version: v, Created: old == nil}
+		return err
+	})
+	if err != nil {
+		return store.Result{}, fail("put", err)
+	}
+	return res, nil
+}
+
+// Delete removes key if cond holds, checking and deleting in one
+// transaction. Always and IfPresent fail with an error wrapping
+// store.ErrNotFound when key is absent; IfVersion as for Put. IfAbsent is
+// rejected. Delete returns after the commit has been fsynced.
+func (s *Store) Delete(ctx context.Context, key []byte, cond store.Cond) error {
+	if err := s.ready(ctx); err != nil {
+		return fail("delete", err)
+	}
+	if len(key) == 0 {
+		return fail("delete", store.ErrEmptyKey)
+	}
+	switch cond.Kind {
+	case store.IfAbsent:
+		return fail("delete", fmt.Errorf("IfAbsent would never delete: %w", store.ErrInvalidCond))
+	case store.Always:
+		cond.Kind = store.IfPresent // deleting nothing is reported
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket)
+		if err := checkCond(b.Get(key), cond); err != nil {
+			return err
+		}
+		return b.Delete(key)
+	})
+	if err != nil {
+		return fail("delete", err)
+	}
+	return nil
+}
+
+// PutAll stores every item unconditionally in one transaction: all of them
+// or, on any error, none. Items are checked before anything is written; a
+// later item with the same key as an earlier one wins. Each item gets its
+// own new version; the Version field of items is ignored. An empty batch
+// writes nothing.
+func (s *Store) PutAll(ctx context.Context, items []store.Item) error {
+	if err := s.ready(ctx); err != nil {
+		return fail("putall", err)
+	}
+	size := 0
+	for i, it := range items {
+		if err := checkKey(it.Key, it.ContentType); err != nil {
+			return fail("putall", fmt.Errorf("item %d: %w", i, err))
+		}
+		size += recordLen(it.ContentType, it.Value)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	// One allocation for all records, encoded before taking the writer lock.
+	// bbolt keeps references to them until the commit.
+	arena := make([]byte, 0, size)
+	for _, it := range items {
+		arena = appendRecord(arena, 0, it.ContentType, it.Value)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket)
+		off := 0
+		for i, it := range items {
+			if i%ctxCheckEvery == ctxCheckEvery-1 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			n := recordLen(it.ContentType, it.Value)
+			rec := arena[off : off+n : off+n]
+			off += n
+			if _, err := putRecord(b, it.Key, rec); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fail("putall", err)
+	}
+	return nil
+}
+
+// putRecord stamps rec with the bucket's next sequence number, which makes
+// versions unique per file and therefore per key, and stores it.
+func putRecord(b *bolt.Bucket, key, rec []byte) (uint64, error) {
+	v, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	setRecordVersion(rec, v)
+	return v, b.Put(key, rec)
+}
+
+// checkCond checks cond against old, the stored record or nil if absent.
+func checkCond(old []byte, cond store.Cond) error {
+	switch cond.Kind {
+	case store.Always:
+		return nil
+	case store.IfAbsent:
+		if old != nil {
+			return store.ErrExists
+		}
+		return nil
+	case store.IfPresent:
+		if old == nil {
+			return store.ErrNotFound
+		}
+		return nil
+	case store.IfVersion:
+		if old == nil {
+			return store.ErrNotFound
+		}
+		v, err := recordVersion(old)
+		if err != nil {
+			return err
+		}
+		if v != cond.Version {
+			return store.ErrVersionMismatch
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown condition kind %d: %w", cond.Kind, store.ErrInvalidCond)
+}
