@@ -1,0 +1,244 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"kvhttp/wire"
+)
+
+const (
+	readChunk     = 4 << 10  // least free space to read into
+	flushAt       = 64 << 10 // write out once this much is pending
+	maxKeptBuffer = 64 << 10 // larger buffers are dropped after use
+	lingerTimeout = 500 * time.Millisecond
+	lingerBytes   = 256 << 10
+)
+
+// conn serves one connection. Everything here runs on the connection's own
+// goroutine (serve), except idle and nc.Close, which the Server uses to
+// close it.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	wc     wire.ServerConn
+	out    []byte // responses not yet written
+	w      ResponseWriter
+	req    Request
+	body   Body
+	idle   atomic.Bool // blocked waiting for a request: Shutdown may close it
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// The read deadline is set once per phase of a request, so that a
+	// slow client cannot extend it a byte at a time.
+	phase    wire.ConnState
+	phaseReq uint64
+	requests uint64
+	eof      bool
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{srv: s, nc: nc}
+	c.wc.Limits = s.Limits
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	c.body.c = c
+	c.req = Request{Body: &c.body, RemoteAddr: nc.RemoteAddr(), ctx: c.ctx}
+	c.phase = wire.StateClosed // no deadline set yet
+	return c
+}
+
+// serve is the connection's loop: parse what has arrived, answer it, write
+// the answers when nothing more is ready, read more.
+func (c *conn) serve() {
+	defer c.srv.forget(c)
+	defer c.cancel()
+	for {
+		r, err := c.wc.NextRequest()
+		switch {
+		case err == nil:
+			c.handle(r)
+			if len(c.out) >= flushAt && c.flush() != nil {
+				c.nc.Close()
+				return
+			}
+		case errors.Is(err, wire.ErrNeedMore):
+			if c.flush() != nil {
+				c.nc.Close()
+				return
+			}
+			if err := c.fill(); err != nil {
+				// A 408 is a refusal like any other; the rest (the
+				// client vanished, idle timeout, shutdown) ends quietly.
+				var pe *wire.ProtocolError
+				if errors.As(err, &pe) {
+					c.refuse(err)
+					c.close()
+				} else {
+					c.nc.Close()
+				}
+				return
+			}
+		case err == io.EOF:
+			c.close()
+			return
+		default:
+			c.refuse(err)
+			c.close()
+			return
+		}
+	}
+}
+
+// handle answers one request into c.out.
+func (c *conn) handle(r *wire.Request) {
+	c.requests++
+	c.req.Request = r
+	c.body.err = nil
+	c.w.reset()
+	if r.Expect == wire.ExpectUnknown {
+		c.w.writeProblem(417, "the only expectation supported is 100-continue")
+	} else {
+		c.run()
+	}
+	var pe *wire.ProtocolError
+	if errors.As(c.body.err, &pe) {
+		// The body was refused: that answer wins over the handler's.
+		c.w.writeProblem(pe.Status, pe.Err.Error())
+	}
+	if c.srv.shutdown.Load() {
+		c.w.header.Set("Connection", "close")
+	}
+	c.respond()
+}
+
+// run calls the handler, turning a panic into a 500 that closes the
+// connection.
+func (c *conn) run() {
+	defer func() {
+		if v := recover(); v != nil {
+			c.srv.logger().Error("handler panic", "remote", c.nc.RemoteAddr(), "panic", v)
+			c.w.writeProblem(500, "internal error")
+			c.w.header.Add("Connection", "close")
+		}
+	}()
+	c.srv.Handler.ServeHTTP(&c.w, &c.req)
+}
+
+// respond encodes the collected response with its Date field.
+func (c *conn) respond() {
+	status := c.w.status
+	if status == 0 {
+		status = 200
+	}
+	c.w.header.AddBytes("Date", c.srv.clock.date(time.Now()))
+	out, err := c.wc.AppendResponse(c.out, status, &c.w.header, c.w.body)
+	if err != nil {
+		// A bug in this package: the codec said no response was due.
+		c.srv.logger().Error("response out of sequence", "err", err)
+	}
+	c.out = out
+}
+
+// refuse answers a request the codec refused.
+func (c *conn) refuse(err error) {
+	var pe *wire.ProtocolError
+	if !errors.As(err, &pe) {
+		return
+	}
+	c.w.writeProblem(pe.Status, pe.Err.Error())
+	c.respond()
+}
+
+// fill reads more bytes from the client, with the deadline of the phase
+// the connection is in. Waiting for a new request marks it idle, so that
+// Shutdown may close it.
+func (c *conn) fill() error {
+	phase := c.wc.State()
+	if phase == wire.StateIdle && c.srv.shutdown.Load() {
+		return ErrServerClosed
+	}
+	if phase != c.phase || c.phaseReq != c.requests {
+		c.phase, c.phaseReq = phase, c.requests
+		if err := c.nc.SetReadDeadline(time.Now().Add(c.timeout(phase))); err != nil {
+			return err
+		}
+	}
+	if phase == wire.StateIdle {
+		c.idle.Store(true)
+		defer c.idle.Store(false)
+	}
+	n, err := c.nc.Read(c.wc.Space(readChunk))
+	c.wc.Received(n)
+	switch {
+	case err == io.EOF:
+		c.eof = true
+		c.wc.FeedEOF()
+		return nil
+	case err != nil && n == 0:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			if perr := c.wc.TimedOut(); perr != nil {
+				return perr
+			}
+		}
+		return fmt.Errorf("server: read: %w", err)
+	}
+	return nil
+}
+
+func (c *conn) timeout(phase wire.ConnState) time.Duration {
+	s := c.srv
+	switch phase {
+	case wire.StateIdle:
+		return durationOr(s.IdleTimeout, DefaultIdleTimeout)
+	case wire.StateHead:
+		return durationOr(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	}
+	return durationOr(s.ReadTimeout, DefaultReadTimeout)
+}
+
+// flush writes every pending response in one write.
+func (c *conn) flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(durationOr(c.srv.WriteTimeout, DefaultWriteTimeout)))
+	_, err := c.nc.Write(c.out)
+	if cap(c.out) > maxKeptBuffer {
+		c.out = nil
+	}
+	c.out = c.out[:0]
+	if c.wc.State() == wire.StateIdle {
+		c.wc.ReleaseBuffer()
+	}
+	if err != nil {
+		return fmt.Errorf("server: write: %w", err)
+	}
+	return nil
+}
+
+// close writes what is pending and closes the connection. Unless the
+// client has closed its side, it half-closes first and reads a little for
+// a while: closing with unread input would reset the connection and could
+// destroy the response before the client reads it.
+func (c *conn) close() {
+	if c.flush() == nil && !c.eof {
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+			var buf [4096]byte
+			for n := 0; n < lingerBytes; {
+				k, err := c.nc.Read(buf[:])
+				if n += k; err != nil {
+					break
+				}
+			}
+		}
+	}
+	c.nc.Close()
+}

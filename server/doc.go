@@ -1,0 +1,9 @@
+// Package server runs kvhttp's HTTP/1.1 codec (package wire) over TCP: one
+// accept loop, one goroutine per connection, persistent connections and
+// pipelining, 100-continue, timeouts for every phase of a connection, a cap
+// on concurrent connections, and graceful shutdown.
+//
+// The server knows nothing of keys and values: a Handler does. Responses are
+// buffered whole, given Date and Content-Length, and written in batches: all
+// responses to the requests that arrived together go out in one write.
+package server

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+
+	"kvhttp/wire"
+)
+
+// A Handler answers a request by writing to w. It runs on the connection's
+// goroutine; the request and everything it refers to are valid only until
+// it returns.
+type Handler interface {
+	ServeHTTP(w *ResponseWriter, r *Request)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(w *ResponseWriter, r *Request)
+
+// ServeHTTP calls f(w, r).
+func (f HandlerFunc) ServeHTTP(w *ResponseWriter, r *Request) { f(w, r) }
+
+var _ Handler = HandlerFunc(nil)
+
+// Request is a request being handled: its parsed head, its body and where
+// it came from.
+type Request struct {
+	*wire.Request
+	// Body reads the request body. A read error wrapping a
+	// *wire.ProtocolError means the body was malformed or too large: the
+	// server then answers with that error's status, whatever the handler
+	// writes.
+	Body       *Body
+	RemoteAddr net.Addr
+	ctx        context.Context
+}
+
+// Context is cancelled when the connection closes or the server is closed.
+func (r *Request) Context() context.Context { return r.ctx }
+
+// Body is the body of a request, read from the connection as the handler
+// asks for it. The first read sends "100 Continue" if the client waits for
+// one; a handler that never reads lets the server answer at once.
+type Body struct {
+	c   *conn
+	err error // a protocol error met while reading
+}
+
+var _ io.Reader = (*Body)(nil)
+
+// Read reads body bytes; io.EOF at the end of the body.
+func (b *Body) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	for {
+		if b.c.wc.NeedsContinue() {
+			b.c.out = b.c.wc.AppendContinue(b.c.out)
+			if err := b.c.flush(); err != nil {
+				return 0, b.fail(err)
+			}
+		}
+		n, err := b.c.wc.ReadBody(p)
+		if !errors.Is(err, wire.ErrNeedMore) {
+			if err != nil && err != io.EOF {
+				return n, b.fail(err)
+			}
+			return n, err
+		}
+		if err := b.c.fill(); err != nil {
+			return 0, b.fail(err)
+		}
+	}
+}
+
+func (b *Body) fail(err error) error {
+	b.err = err
+	return err
+}
+
+// ResponseWriter collects a response. The whole response is buffered and
+// sent after the handler returns, with Date and Content-Length added.
+type ResponseWriter struct {
+	status int
+	header wire.Header
+	body   []byte
+}
+
+var _ io.Writer = (*ResponseWriter)(nil)
+
+// Header returns the response's header fields, to change before Write.
+func (w *ResponseWriter) Header() *wire.Header { return &w.header }
+
+// WriteHeader sets the status code; the first call wins. A handler that
+// never calls it answers 200.
+func (w *ResponseWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+// Write appends p to the response body.
+func (w *ResponseWriter) Write(p []byte) (int, error) {
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+// WriteString appends s to the response body.
+func (w *ResponseWriter) WriteString(s string) (int, error) {
+	w.body = append(w.body, s...)
+	return len(s), nil
+}
+
+// Buffer returns the body written so far, for append-style encoders:
+// w.SetBuffer(strconv.AppendInt(w.Buffer(), n, 10)).
+func (w *ResponseWriter) Buffer() []byte { return w.body }
+
+// SetBuffer replaces the body with b, typically the result of appending
+// to Buffer().
+func (w *ResponseWriter) SetBuffer(b []byte) { w.body = b }
+
+// reset prepares w for the next response, keeping its memory unless a
+// large response grew it.
+func (w *ResponseWriter) reset() {
+	w.status = 0
+	w.header.Reset()
+	if cap(w.body) > maxKeptBuffer {
+		w.body = nil
+	}
+	w.body = w.body[:0]
+}
+
+// problem is an RFC 9457 problem detail for a status the server itself
+// decided (a refused request, a panic, overload).
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// writeProblem replaces the response with a problem. It is off the hot
+// path: encoding/json's allocations do not matter here.
+func (w *ResponseWriter) writeProblem(status int, detail string) {
+	w.reset()
+	w.status = status
+	w.header.Add("Content-Type", "application/problem+json")
+	b, _ := json.Marshal(problem{Type: "about:blank", Title: wire.StatusText(status), Status: status, Detail: detail})
+	w.body = append(append(w.body, b...), '\n')
+}
