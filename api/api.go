@@ -1,0 +1,204 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"kvhttp/server"
+	"kvhttp/store"
+	"kvhttp/wire"
+)
+
+// DefaultMaxKeyBytes bounds keys when Options.MaxKeyBytes is zero.
+const DefaultMaxKeyBytes = 1 << 10
+
+// Options configure an API; the zero value gives the defaults.
+type Options struct {
+	MaxKeyBytes int          // longest key accepted; 0 means DefaultMaxKeyBytes
+	Logger      *slog.Logger // failures of the store; nil means slog.Default()
+}
+
+// API answers kvhttp's routes from a Store.
+type API struct {
+	store Store
+	opts  Options
+}
+
+var _ server.Handler = (*API)(nil)
+
+// New returns an API over s.
+func New(s Store, opts Options) *API { return &API{store: s, opts: opts} }
+
+func (a *API) maxKey() int {
+	if a.opts.MaxKeyBytes > 0 {
+		return a.opts.MaxKeyBytes
+	}
+	return DefaultMaxKeyBytes
+}
+
+func (a *API) logger() *slog.Logger {
+	if a.opts.Logger != nil {
+		return a.opts.Logger
+	}
+	return slog.Default()
+}
+
+// Allow field values of the routes.
+const (
+	allowRoot   = "GET, HEAD, OPTIONS"
+	allowPost   = "POST, OPTIONS"
+	allowPut    = "PUT, OPTIONS"
+	allowServer = "GET, HEAD, POST, PUT, OPTIONS"
+)
+
+// ServeHTTP routes a request. The origin's routes keep their paths and
+// outcomes: GET or HEAD / lists every pair, POST /create adds one, PUT
+// /update changes one. POST /import adds many in one transaction.
+func (a *API) ServeHTTP(w *server.ResponseWriter, r *server.Request) {
+	switch string(r.Path) {
+	case "/":
+		if r.Method == wire.MethodGet || r.Method == wire.MethodHead {
+			a.listAll(w, r, 200)
+			return
+		}
+		a.otherMethod(w, r, allowRoot)
+	case "/create":
+		if r.Method == wire.MethodPost {
+			a.create(w, r)
+			return
+		}
+		a.otherMethod(w, r, allowPost)
+	case "/update":
+		if r.Method == wire.MethodPut {
+			a.update(w, r)
+			return
+		}
+		a.otherMethod(w, r, allowPut)
+	case "/import":
+		if r.Method == wire.MethodPost {
+			a.importPairs(w, r)
+			return
+		}
+		a.otherMethod(w, r, allowPost)
+	case "*": // OPTIONS *: what the server as a whole supports
+		a.otherMethod(w, r, allowServer)
+	default:
+		a.writeProblem(w, fmt.Errorf("%w: %q", ErrNoRoute, clip(r.Path)))
+	}
+}
+
+// otherMethod answers OPTIONS with 204 and any other method with 405, both
+// with the Allow field of the resource (RFC 9110 sections 9.3.7, 15.5.6).
+func (a *API) otherMethod(w *server.ResponseWriter, r *server.Request, allow string) {
+	w.Header().Add("Allow", allow)
+	if r.Method == wire.MethodOptions {
+		w.WriteHeader(204)
+		return
+	}
+	a.writeProblem(w, fmt.Errorf("%w: %s (allowed: %s)", ErrMethod, r.Method, allow))
+}
+
+// create is POST /create: add a pair whose key is new; answer 201 with all
+// pairs, or 400 if the key exists or the body is not key:value.
+func (a *API) create(w *server.ResponseWriter, r *server.Request) {
+	a.writePair(w, r, store.IfAbsent, 201)
+}
+
+// update is PUT /update: change the value of an existing key; answer 200
+// with all pairs, or 400 if the key is missing or the body is not key:value.
+func (a *API) update(w *server.ResponseWriter, r *server.Request) {
+	a.writePair(w, r, store.IfPresent, 200)
+}
+
+func (a *API) writePair(w *server.ResponseWriter, r *server.Request, kind store.CondKind, status int) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return // a refused body: the server answers with its status
+	}
+	key, value, err := a.parsePair(body)
+	if err != nil {
+		a.writeProblem(w, err)
+		return
+	}
+	_, err = a.store.Put(r.Context(), key, value, textPlain, store.Cond{Kind: kind})
+	switch {
+	case errors.Is(err, store.ErrExists):
+		err = fmt.Errorf("%w: %q", ErrKeyExists, key)
+	case errors.Is(err, store.ErrNotFound):
+		err = fmt.Errorf("%w: %q", ErrKeyMissing, key)
+	}
+	if err != nil {
+		a.writeProblem(w, err)
+		return
+	}
+	a.listAll(w, r, status)
+}
+
+// importPairs is POST /import: the body is key:value lines, the origin's
+// file format; all of them are written in one durable transaction, or none
+// if any line is bad.
+func (a *API) importPairs(w *server.ResponseWriter, r *server.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	items, err := a.parseLines(body)
+	if err == nil {
+		err = a.store.PutAll(r.Context(), items)
+	}
+	if err != nil {
+		a.writeProblem(w, err)
+		return
+	}
+	w.Header().Add("Content-Type", "application/json")
+	b := append(w.Buffer()[:0], `{"imported":`...)
+	b = strconv.AppendInt(b, int64(len(items)), 10)
+	w.SetBuffer(append(b, "}\n"...))
+}
+
+// listAll answers with every pair in key order: a JSON object, or
+// key:value lines for a client that prefers text/plain.
+func (a *API) listAll(w *server.ResponseWriter, r *server.Request, status int) {
+	text := negotiate(r.Header.Get("Accept")) == formatText
+	b := w.Buffer()[:0]
+	if !text {
+		b = append(b, '{')
+	}
+	err := a.store.List(r.Context(), store.ListOptions{}, func(it store.Item) error {
+		if text {
+			b = append(append(append(append(b, it.Key...), ':'), it.Value...), '\n')
+			return nil
+		}
+		if b[len(b)-1] != '{' {
+			b = append(b, ',')
+		}
+		b = append(appendJSONString(b, it.Key), ':')
+		b = appendJSONString(b, it.Value)
+		return nil
+	})
+	if err != nil {
+		a.writeProblem(w, err)
+		return
+	}
+	if text {
+		w.Header().Add("Content-Type", "text/plain; charset=utf-8")
+	} else {
+		b = append(b, "}\n"...)
+		w.Header().Add("Content-Type", "application/json")
+	}
+	w.SetBuffer(b)
+	w.WriteHeader(status)
+}
+
+// detail is the human part of a problem: err's text without package
+// prefixes. Server errors say nothing of their cause, which is logged.
+func detail(err error, status int) string {
+	if status >= 500 {
+		return ""
+	}
+	return strings.ReplaceAll(err.Error(), "api: ", "")
+}

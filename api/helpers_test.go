@@ -1,0 +1,79 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"kvhttp/api"
+	"kvhttp/client"
+	"kvhttp/server"
+	"kvhttp/store/boltstore"
+)
+
+// running is a real server on a loopback port over a bbolt store.
+type running struct {
+	addr   string
+	store  *boltstore.Store
+	client *client.Client
+	stop   func()
+}
+
+// startServer serves the API over the store in dir until the test ends
+// (or stop is called).
+func startServer(t *testing.T, dir string) *running {
+	t.Helper()
+	st, err := boltstore.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	srv := &server.Server{Handler: api.New(st, api.Options{Logger: quiet}), Logger: quiet}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	r := &running{addr: l.Addr().String(), store: st, client: &client.Client{Addr: l.Addr().String()}}
+	stopped := false
+	r.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		r.client.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-done; !errors.Is(err, server.ErrServerClosed) {
+			t.Errorf("Serve: got %v; want %v", err, server.ErrServerClosed)
+		}
+		if err := st.Close(); err != nil {
+			t.Errorf("closing the store: %v", err)
+		}
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+// do sends one request and returns the response.
+func (r *running) do(t *testing.T, method, target, body string, fields ...string) *client.Response {
+	t.Helper()
+	req := &client.Request{Method: method, Target: target, Body: []byte(body)}
+	for i := 0; i+1 < len(fields); i += 2 {
+		req.Header.Add(fields[i], fields[i+1])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := r.client.Do(ctx, req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	return resp
+}

@@ -1,0 +1,147 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"kvhttp/wire"
+)
+
+// DefaultMaxIdleConns is how many idle connections a zero Client keeps.
+const DefaultMaxIdleConns = 4
+
+// DefaultMaxBodyBytes bounds response bodies when Limits.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 64 << 20
+
+// ErrClosed is returned by calls on a closed Client.
+var ErrClosed = errors.New("client: closed")
+
+// Client sends requests to the server at Addr. Its zero value (with Addr
+// set) is ready to use; it is safe for concurrent use.
+type Client struct {
+	// Addr is the server's host:port, also sent as the Host field.
+	Addr string
+	// Dial opens connections; nil means a net.Dialer. Tests and tools
+	// that show the bytes on the wire wrap the connections here.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// MaxIdleConns caps the idle connections kept for reuse.
+	MaxIdleConns int
+	// Limits bound what a server may send back.
+	Limits wire.Limits
+
+	mu     sync.Mutex
+	idle   []*conn
+	closed bool
+}
+
+// Request is a request to send.
+type Request struct {
+	Method string      // e.g. wire.MethodGet
+	Target string      // origin-form: path and query, e.g. "/create"
+	Header wire.Header // fields besides Host, Content-Length and Connection
+	Body   []byte
+}
+
+// Response is a response received. It owns its memory.
+type Response struct {
+	Status  int
+	Header  wire.Header
+	Trailer wire.Header
+	Body    []byte
+}
+
+// Do sends req and reads the whole response. A response with any status
+// is returned without error; errors are about the exchange itself.
+func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	for attempt := 0; ; attempt++ {
+		cn, reused, err := c.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := cn.roundTrip(ctx, c.Addr, req)
+		if err == nil {
+			c.put(cn)
+			return resp, nil
+		}
+		cn.close()
+		// A reused connection may have been closed by the server while
+		// idle: retry on a new one, if the request may be repeated and
+		// nothing of its answer arrived.
+		if reused && attempt == 0 && cn.nothingReceived() && idempotent(req.Method) && ctx.Err() == nil {
+			continue
+		}
+		return nil, err
+	}
+}
+
+// idempotent reports whether a method may be repeated (RFC 9110 9.2.2).
+func idempotent(method string) bool {
+	switch method {
+	case wire.MethodGet, wire.MethodHead, wire.MethodPut, wire.MethodDelete, wire.MethodOptions, wire.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// get returns an idle connection or dials a new one.
+func (c *Client) get(ctx context.Context) (*conn, bool, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	if n := len(c.idle); n > 0 {
+		cn := c.idle[n-1]
+		c.idle = c.idle[:n-1]
+		c.mu.Unlock()
+		return cn, true, nil
+	}
+	c.mu.Unlock()
+	dial := c.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	nc, err := dial(ctx, "tcp", c.Addr)
+	if err != nil {
+		return nil, false, fmt.Errorf("client: %w", err)
+	}
+	cn := &conn{nc: nc}
+	cn.wc.Limits = c.Limits
+	if cn.wc.Limits.MaxBodyBytes == 0 {
+		cn.wc.Limits.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return cn, false, nil
+}
+
+// put keeps a connection for reuse if it can take another request.
+func (c *Client) put(cn *conn) {
+	max := c.MaxIdleConns
+	if max <= 0 {
+		max = DefaultMaxIdleConns
+	}
+	c.mu.Lock()
+	if cn.wc.Reusable() && !c.closed && len(c.idle) < max {
+		c.idle = append(c.idle, cn)
+		cn = nil
+	}
+	c.mu.Unlock()
+	if cn != nil {
+		cn.close()
+	}
+}
+
+// Close closes the idle connections; calls in progress finish first.
+// Later calls fail with ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle, c.closed = nil, true
+	c.mu.Unlock()
+	for _, cn := range idle {
+		cn.close()
+	}
+	return nil
+}
