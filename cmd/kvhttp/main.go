@@ -1,0 +1,78 @@
+// Command kvhttp is a key-value server that speaks HTTP/1.1, and its
+// client: serve runs the server; demo replays the origin project's nine
+// requests; import and export move key:value files in and out.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// defaultAddr is the origin's address: loopback, port 10000.
+const defaultAddr = "127.0.0.1:10000"
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and failed
+	exitUsage   = 2 // the command line was wrong
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// usageError marks a mistake in the command line.
+type usageError struct{ error }
+
+// run executes the command line args and returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "kvhttp: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kvhttp",
+		Short:         "A key-value server that speaks HTTP/1.1, and its client",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	addr := defaultAddr
+	if env := os.Getenv("KVHTTP_ADDR"); env != "" {
+		addr = env
+	}
+	root.PersistentFlags().String("addr", addr, "server address host:port (default from $KVHTTP_ADDR if set)")
+	root.AddCommand(newServeCmd(), newDemoCmd(), newImportCmd(), newExportCmd())
+	return root
+}
+
+// args checks the number of positional arguments as a usage error.
+func args(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) != n {
+			return usageError{fmt.Errorf("%s takes %d argument(s), got %d", cmd.Name(), n, len(a))}
+		}
+		return nil
+	}
+}

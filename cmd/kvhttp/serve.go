@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"kvhttp/api"
+	"kvhttp/server"
+	"kvhttp/store/boltstore"
+	"kvhttp/wire"
+)
+
+var _ api.Store = (*boltstore.Store)(nil)
+
+// shutdownGrace bounds a graceful shutdown before connections are cut.
+const shutdownGrace = 30 * time.Second
+
+func newServeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server on the embedded store",
+		Long: `Run the server, keeping data in a bbolt file in the data folder.
+Every write is on disk before it is acknowledged. SIGINT or SIGTERM stop
+the server gracefully: no new connections, requests in progress finish,
+then the store is closed.`,
+		Args: args(0),
+		RunE: serve,
+	}
+	f := cmd.Flags()
+	f.String("data", "./data", "data folder (created if missing)")
+	f.Int64("max-body", wire.DefaultMaxBodyBytes, "largest request body in bytes (413 beyond)")
+	f.Int("max-key", api.DefaultMaxKeyBytes, "longest key in bytes")
+	f.Int("max-conns", server.DefaultMaxConns, "most concurrent connections (503 beyond)")
+	return cmd
+}
+
+func serve(cmd *cobra.Command, _ []string) error {
+	f := cmd.Flags()
+	addr, _ := f.GetString("addr")
+	dir, _ := f.GetString("data")
+	maxBody, _ := f.GetInt64("max-body")
+	maxKey, _ := f.GetInt("max-key")
+	maxConns, _ := f.GetInt("max-conns")
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+
+	st, err := boltstore.Open(dir, nil)
+	if err != nil {
+		return err // locked or unreadable: refuse to start, touch nothing
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	srv := &server.Server{
+		Handler:  api.New(st, api.Options{MaxKeyBytes: maxKey, Logger: log}),
+		Limits:   wire.Limits{MaxBodyBytes: maxBody},
+		MaxConns: maxConns,
+		Logger:   log,
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	log.Info("serving", "addr", l.Addr().String(), "data", st.Path())
+
+	select {
+	case err = <-served: // the listener failed
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		err = srv.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			srv.Close()
+		}
+		if serr := <-served; !errors.Is(serr, server.ErrServerClosed) {
+			err = serr
+		}
+	}
+	if cerr := st.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("closing the store: %w", cerr)
+	}
+	if err == nil {
+		log.Info("stopped")
+	}
+	return err
+}
