@@ -59,7 +59,7 @@ func (cn *conn) roundTrip(ctx context.Context, host string, req *Request) (*Resp
 	for {
 		n, err := cn.read(ctx, func() (int, error) { return cn.wc.ReadBody(buf) })
 		resp.Body = append(resp.Body, buf[:n]...)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -75,7 +75,7 @@ func (cn *conn) next(ctx context.Context, parse func() (*wire.Response, error)) 
 	for {
 		r, err := parse()
 		if !errors.Is(err, wire.ErrNeedMore) {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			if err != nil {
@@ -94,7 +94,7 @@ func (cn *conn) read(ctx context.Context, body func() (int, error)) (int, error)
 	for {
 		n, err := body()
 		if !errors.Is(err, wire.ErrNeedMore) {
-			if err != nil && err != io.EOF {
+			if err != nil && !errors.Is(err, io.EOF) {
 				err = fmt.Errorf("client: response body: %w", err)
 			}
 			return n, err
@@ -109,7 +109,7 @@ func (cn *conn) fill(ctx context.Context) error {
 	n, err := cn.nc.Read(cn.wc.Space(16 << 10))
 	cn.wc.Received(n)
 	cn.received += n
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		cn.wc.FeedEOF()
 		return nil
 	}
@@ -119,10 +119,15 @@ func (cn *conn) fill(ctx context.Context) error {
 	return nil
 }
 
-// fail reports an I/O error, as ctx's error when ctx ended it.
+// fail reports an I/O error, as ctx's error when ctx ended it. The socket
+// deadline is ctx's deadline and may fire an instant before ctx's timer.
 func (cn *conn) fail(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("client: %s: %w", op, ctx.Err())
+	}
+	var ne net.Error
+	if d, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(d) {
+		return fmt.Errorf("client: %s: %w", op, context.DeadlineExceeded)
 	}
 	return fmt.Errorf("client: %s: %w", op, err)
 }

@@ -84,7 +84,7 @@ func (c *conn) serve() {
 				}
 				return
 			}
-		case err == io.EOF:
+		case errors.Is(err, io.EOF):
 			c.close()
 			return
 		default:
@@ -176,7 +176,7 @@ func (c *conn) fill() error {
 	n, err := c.nc.Read(c.wc.Space(readChunk))
 	c.wc.Received(n)
 	switch {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		c.eof = true
 		c.wc.FeedEOF()
 		return nil

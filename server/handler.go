@@ -65,7 +65,7 @@ func (b *Body) Read(p []byte) (int, error) {
 		}
 		n, err := b.c.wc.ReadBody(p)
 		if !errors.Is(err, wire.ErrNeedMore) {
-			if err != nil && err != io.EOF {
+			if err != nil && !errors.Is(err, io.EOF) {
 				return n, b.fail(err)
 			}
 			return n, err

@@ -1,6 +1,9 @@
 package wire
 
-import "bytes"
+import (
+	"bytes"
+	"errors"
+)
 
 // chunkStep is where a chunked decoder is within the coding (RFC 9112
 // section 7.1): chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF,
@@ -64,7 +67,7 @@ func (b *bodyReader) read(in []byte, max int, eof bool, lim *Limits) (data []byt
 		return in[:k], k, nil
 	}
 	data, n, err = b.readChunked(in, max, lim)
-	if err == ErrNeedMore {
+	if errors.Is(err, ErrNeedMore) {
 		err = needMore(eof)
 	}
 	return data, n, err
@@ -78,7 +81,7 @@ func (b *bodyReader) fill(p []byte, in *inbuf, lim *Limits) (int, error) {
 		data, used, err := b.read(in.unread(), len(p)-n, in.eof, lim)
 		n += copy(p[n:], data)
 		in.consume(used)
-		if err == ErrNeedMore && n > 0 {
+		if errors.Is(err, ErrNeedMore) && n > 0 {
 			return n, nil
 		}
 		if err != nil {

@@ -36,11 +36,6 @@ func (b *inbuf) space(min int) []byte {
 	return b.buf[b.w:]
 }
 
-func (b *inbuf) feed(p []byte) {
-	copy(b.space(len(p)), p)
-	b.w += len(p)
-}
-
 // release drops the buffer if it holds nothing, so an idle connection
 // keeps no receive memory.
 func (b *inbuf) release() {

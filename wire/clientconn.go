@@ -1,6 +1,9 @@
 package wire
 
-import "io"
+import (
+	"errors"
+	"io"
+)
 
 // ClientConn is the client's side of one HTTP/1.1 connection, without I/O:
 // it encodes requests (AppendRequest), and parses the responses fed to it
@@ -159,7 +162,7 @@ func (c *ClientConn) ReadBody(p []byte) (int, error) {
 	}
 	n, err := c.body.fill(p, &c.in, &c.Limits)
 	if err != nil {
-		if err != ErrNeedMore {
+		if !errors.Is(err, ErrNeedMore) {
 			err = c.fail(err)
 		}
 		return n, err

@@ -38,7 +38,7 @@ func fetch(t *testing.T, methods []string, in string, step int) ([]got, error) {
 			return out, nil
 		}
 		r, err := c.NextResponse()
-		if err == ErrNeedMore {
+		if errors.Is(err, ErrNeedMore) {
 			more()
 			continue
 		}
@@ -50,11 +50,11 @@ func fetch(t *testing.T, methods []string, in string, step int) ([]got, error) {
 		for ; guard < 10*len(in)+100; guard++ {
 			n, err := c.ReadBody(buf)
 			body = append(body, buf[:n]...)
-			if err == ErrNeedMore {
+			if errors.Is(err, ErrNeedMore) {
 				more()
 				continue
 			}
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
@@ -140,7 +140,7 @@ func TestMalformedResponses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := fetch(t, []string{"GET"}, tc.in, 0)
-			if !errors.Is(err, tc.err) && !(tc.in == "" && err == io.EOF) {
+			if !errors.Is(err, tc.err) && !(tc.in == "" && errors.Is(err, io.EOF)) {
 				t.Fatalf("got %v; want %v", err, tc.err)
 			}
 		})

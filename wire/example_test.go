@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -17,7 +18,7 @@ func ExampleServerConn() {
 	var out []byte
 	for {
 		req, err := c.NextRequest()
-		if err == wire.ErrNeedMore || err == io.EOF {
+		if errors.Is(err, wire.ErrNeedMore) || errors.Is(err, io.EOF) {
 			break // a server would read more from its socket here
 		}
 		if err != nil {
@@ -53,7 +54,8 @@ func ExampleProtocolError() {
 	var c wire.ServerConn
 	c.Feed([]byte("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"))
 	_, err := c.NextRequest()
-	if pe, ok := err.(*wire.ProtocolError); ok {
+	var pe *wire.ProtocolError
+	if errors.As(err, &pe) {
 		fmt.Println(pe.Status, pe.Err)
 	}
 	// Output: 400 wire: both Transfer-Encoding and Content-Length

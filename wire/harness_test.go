@@ -62,7 +62,7 @@ func serve(t testing.TB, lim Limits, in string, step int) ([]seen, error) {
 			more()
 			continue
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -84,7 +84,7 @@ func serve(t testing.TB, lim Limits, in string, step int) ([]seen, error) {
 				more()
 				continue
 			}
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"io"
 	"math"
 )
@@ -153,7 +154,7 @@ func (c *ServerConn) ReadBody(p []byte) (int, error) {
 	}
 	n, err := c.body.fill(p, &c.in, &c.Limits)
 	if err != nil {
-		if err != ErrNeedMore {
+		if !errors.Is(err, ErrNeedMore) {
 			err = c.fail(err)
 		}
 		return n, err
@@ -252,7 +253,7 @@ func (c *ServerConn) drain() error {
 	for !c.body.done {
 		_, used, err := c.body.read(c.in.unread(), math.MaxInt, c.in.eof, &c.Limits)
 		c.in.consume(used)
-		if err == ErrNeedMore {
+		if errors.Is(err, ErrNeedMore) {
 			return err
 		}
 		if err != nil {

@@ -104,7 +104,7 @@ func TestErrorResponse(t *testing.T) {
 	if want := "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbad"; string(out) != want {
 		t.Errorf("got %q; want %q", out, want)
 	}
-	if r, err := c.NextRequest(); r != nil || err != io.EOF {
+	if r, err := c.NextRequest(); r != nil || !errors.Is(err, io.EOF) {
 		t.Errorf("after the error: got %v, %v; want nil, EOF", r, err)
 	}
 	if _, err := c.AppendResponse(nil, 400, nil, nil); !errors.Is(err, ErrSequence) {
@@ -135,7 +135,7 @@ func TestExpectContinue(t *testing.T) {
 		t.Fatal("NeedsContinue: got false; want true")
 	}
 	buf := make([]byte, 16)
-	if n, err := c.ReadBody(buf); n != 0 || err != ErrNeedMore {
+	if n, err := c.ReadBody(buf); n != 0 || !errors.Is(err, ErrNeedMore) {
 		t.Fatalf("ReadBody before the body: got %d, %v; want 0, ErrNeedMore", n, err)
 	}
 	if got := string(c.AppendContinue(nil)); got != "HTTP/1.1 100 Continue\r\n\r\n" {
@@ -167,7 +167,7 @@ func TestDrain(t *testing.T) {
 			var paths []string
 			for guard := 0; guard < 1000; guard++ {
 				r, err := c.NextRequest()
-				if err == ErrNeedMore {
+				if errors.Is(err, ErrNeedMore) {
 					f.next(c.Feed, c.FeedEOF)
 					continue
 				}
@@ -198,7 +198,7 @@ func TestReadBodyOutOfSequence(t *testing.T) {
 	if _, err := c.NextRequest(); !errors.Is(err, ErrSequence) {
 		t.Errorf("NextRequest before answering: got %v; want %v", err, ErrSequence)
 	}
-	if n, err := c.ReadBody(make([]byte, 1)); n != 0 || err != io.EOF {
+	if n, err := c.ReadBody(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
 		t.Errorf("ReadBody of a GET: got %d, %v; want 0, EOF", n, err)
 	}
 }
@@ -225,7 +225,7 @@ func TestStates(t *testing.T) {
 	c.AppendResponse(nil, 200, nil, nil)
 	step(StateIdle)
 	c.FeedEOF()
-	if _, err := c.NextRequest(); err != io.EOF {
+	if _, err := c.NextRequest(); !errors.Is(err, io.EOF) {
 		t.Fatalf("got %v; want EOF", err)
 	}
 	step(StateClosed)
