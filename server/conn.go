@@ -68,10 +68,6 @@ func (c *conn) serve() {
 				return
 			}
 		case errors.Is(err, wire.ErrNeedMore):
-			if c.flush() != nil {
-				c.nc.Close()
-				return
-			}
 			if err := c.fill(); err != nil {
 				// A 408 is a refusal like any other; the rest (the
 				// client vanished, idle timeout, shutdown) ends quietly.
@@ -106,6 +102,7 @@ func (c *conn) handle(r *wire.Request) {
 	} else {
 		c.run()
 	}
+	c.discardBody()
 	var pe *wire.ProtocolError
 	if errors.As(c.body.err, &pe) {
 		// The body was refused: that answer wins over the handler's.
@@ -128,6 +125,22 @@ func (c *conn) run() {
 		}
 	}()
 	c.srv.Handler.ServeHTTP(&c.w, &c.req)
+}
+
+// discardBody reads out a body the handler left unread before the answer
+// goes, so that a malformed body still gets its 400 and the next request
+// starts at the right byte. A client waiting for 100-continue is not asked
+// for its body: it gets the answer at once, and the connection closes.
+func (c *conn) discardBody() {
+	if c.wc.State() != wire.StateBody || c.wc.NeedsContinue() || c.body.err != nil {
+		return
+	}
+	var buf [4096]byte
+	for {
+		if _, err := c.body.Read(buf[:]); err != nil {
+			return
+		}
+	}
 }
 
 // respond encodes the collected response with its Date field.
@@ -156,9 +169,13 @@ func (c *conn) refuse(err error) {
 }
 
 // fill reads more bytes from the client, with the deadline of the phase
-// the connection is in. Waiting for a new request marks it idle, so that
-// Shutdown may close it.
+// the connection is in, after writing the responses ready so far: this is
+// where pipelined responses are batched. Waiting for a new request marks
+// the connection idle, so that Shutdown may close it.
 func (c *conn) fill() error {
+	if err := c.flush(); err != nil {
+		return err
+	}
 	phase := c.wc.State()
 	if phase == wire.StateIdle && c.srv.shutdown.Load() {
 		return ErrServerClosed

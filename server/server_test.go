@@ -117,6 +117,28 @@ func TestUnreadBody(t *testing.T) {
 	}
 }
 
+// TestIgnoredBodyIsChecked: a handler that answers without reading the
+// body does not let a malformed body through: the client gets 400.
+func TestIgnoredBodyIsChecked(t *testing.T) {
+	notFound := HandlerFunc(func(w *ResponseWriter, r *Request) { w.WriteHeader(404) })
+	_, addr, _ := start(t, notFound, nil)
+	got, closed := exchange(t, addr, "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 ;x\r\nhello\r\n0\r\n\r\n", quiet)
+	if !strings.HasPrefix(got, "HTTP/1.1 400 ") || !closed {
+		t.Errorf("got %q (closed %v); want 400, closed", got, closed)
+	}
+}
+
+// TestAnswersBeforeWaiting: responses ready go out before the server waits
+// for the rest of a later request.
+func TestAnswersBeforeWaiting(t *testing.T) {
+	_, addr, _ := start(t, echo, nil)
+	got, closed := exchange(t, addr, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"+
+		"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nBB", quiet)
+	if strings.Count(got, "HTTP/1.1 200") != 1 || !strings.HasSuffix(got, "POST /a A") || closed {
+		t.Errorf("got %q (closed %v); want the first answer, connection open", got, closed)
+	}
+}
+
 // TestMalformed: refused requests get their 4xx, the connection closes, and
 // what followed is never answered.
 func TestMalformed(t *testing.T) {

@@ -6,7 +6,7 @@ var (
 	isTchar      [256]bool // token characters
 	isFieldVchar [256]bool // VCHAR and obs-text: allowed inside a field value
 	isTargetChar [256]bool // printable ASCII except SP: allowed in a request target
-	isRegName    [256]bool // what we accept in a Host name: ALPHA DIGIT - . _ ~ %
+	isRegName    [256]bool // reg-name characters of RFC 3986, but the comma
 	hexValue     [256]int8 // value of a hex digit, or -1
 	isQdtext     [256]bool // qdtext of a quoted-string (RFC 9110 section 5.6.4)
 )
@@ -39,10 +39,9 @@ func init() {
 	for _, c := range "!#$%&'*+-.^_`|~" {
 		isTchar[c] = true
 	}
-	// RFC 3986's unreserved and pct-encoded characters. Its sub-delims
-	// (",", ";", "=" and so on) are valid in a reg-name but in no real host
-	// name, and a comma is how two Host values would be smuggled as one.
-	for _, c := range "-._~%" {
+	// RFC 3986's unreserved, pct-encoded and sub-delims characters, less
+	// the comma: a comma is how two Host values get smuggled as one.
+	for _, c := range "-._~%!$&'()*+;=" {
 		isRegName[c] = true
 	}
 	isQdtext['\t'], isQdtext[' '] = true, true

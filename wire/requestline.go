@@ -155,10 +155,9 @@ func cutFragment(t []byte) []byte {
 }
 
 // validHost checks a Host field value: uri-host [ ":" port ] (RFC 9110
-// section 7.2), where uri-host is an IP literal in brackets or a name of
-// letters, digits, "-", ".", "_", "~" and percent-escapes. Userinfo, paths,
-// commas and whitespace are refused (RFC 9112 section 3.2: 400 for an
-// invalid Host).
+// section 7.2), where uri-host is an IP literal in brackets or a reg-name
+// (RFC 3986 section 3.2.2). Userinfo, paths, commas and whitespace are
+// refused (RFC 9112 section 3.2: 400 for an invalid Host).
 func validHost(v []byte) bool {
 	if len(v) == 0 {
 		return false
