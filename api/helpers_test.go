@@ -24,7 +24,7 @@ type running struct {
 
 // startServer serves the API over the store in dir until the test ends
 // (or stop is called).
-func startServer(t *testing.T, dir string) *running {
+func startServer(t testing.TB, dir string) *running {
 	t.Helper()
 	st, err := boltstore.Open(dir, nil)
 	if err != nil {

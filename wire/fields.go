@@ -2,6 +2,18 @@ package wire
 
 import "bytes"
 
+// parseHead copies a scanned head into h's arena, so that the receive
+// buffer may move on, parses its start line (without CRLF) with parseStart
+// and its field lines into h.
+func parseHead(h *Header, head []byte, parseStart func(line []byte) error) error {
+	h.buf = append(h.buf, head...)
+	lf := bytes.IndexByte(h.buf, '\n')
+	if err := parseStart(h.buf[:lf-1]); err != nil {
+		return err
+	}
+	return parseFields(h, lf+1)
+}
+
 // parseFields parses the field lines of a scanned section into h. The section
 // is h.buf[start:]: CRLF-terminated field lines followed by an empty line
 // (the scanner has checked the line endings and the limits).

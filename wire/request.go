@@ -1,6 +1,5 @@
 package wire
 
-import "bytes"
 
 // Expect classifies a request's Expect field (RFC 9110 section 10.1.1).
 type Expect uint8
@@ -47,13 +46,7 @@ func (r *Request) reset() {
 // head is copied into r's own memory, so the receive buffer may move on.
 func parseRequestHead(r *Request, head []byte, lim *Limits) error {
 	r.reset()
-	r.Header.buf = append(r.Header.buf, head...)
-	b := r.Header.buf
-	lf := bytes.IndexByte(b, '\n')
-	if err := parseRequestLine(r, b[:lf-1]); err != nil {
-		return err
-	}
-	if err := parseFields(&r.Header, lf+1); err != nil {
+	if err := parseHead(&r.Header, head, func(line []byte) error { return parseRequestLine(r, line) }); err != nil {
 		return err
 	}
 	return checkRequest(r, lim)

@@ -67,13 +67,7 @@ func parseStatusLine(r *Response, line []byte) error {
 // made with method into r, copying it into r's own memory.
 func parseResponseHead(r *Response, head []byte, method string) error {
 	r.reset()
-	r.Header.buf = append(r.Header.buf, head...)
-	b := r.Header.buf
-	lf := bytes.IndexByte(b, '\n')
-	if err := parseStatusLine(r, b[:lf-1]); err != nil {
-		return err
-	}
-	if err := parseFields(&r.Header, lf+1); err != nil {
+	if err := parseHead(&r.Header, head, func(line []byte) error { return parseStatusLine(r, line) }); err != nil {
 		return err
 	}
 	f, err := Frame(Start{Response: true, Method: method, Status: r.Status, Minor: r.Minor}, &r.Header)
