@@ -149,7 +149,9 @@ func (c *conn) respond() {
 	if status == 0 {
 		status = 200
 	}
-	c.w.header.AddBytes("Date", c.srv.clock.date(time.Now()))
+	if !c.w.header.Has("Date") {
+		c.w.header.AddBytes("Date", c.srv.clock.date(time.Now()))
+	}
 	out, err := c.wc.AppendResponse(c.out, status, &c.w.header, c.w.body)
 	if err != nil {
 		// A bug in this package: the codec said no response was due.
