@@ -1,6 +1,5 @@
 package wire
 
-
 // Expect classifies a request's Expect field (RFC 9110 section 10.1.1).
 type Expect uint8
 
