@@ -48,6 +48,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.wc.Limits = s.Limits
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.body.c = c
+	c.w.c = c
 	c.req = Request{Body: &c.body, RemoteAddr: nc.RemoteAddr(), ctx: c.ctx}
 	c.phase = wire.StateClosed // no deadline set yet
 	return c
@@ -63,6 +64,11 @@ func (c *conn) serve() {
 		switch {
 		case err == nil:
 			c.handle(r)
+			if c.w.aborted {
+				c.flush() // earlier responses, if any
+				c.nc.Close()
+				return
+			}
 			if len(c.out) >= flushAt && c.flush() != nil {
 				c.nc.Close()
 				return
@@ -105,13 +111,16 @@ func (c *conn) handle(r *wire.Request) {
 	c.discardBody()
 	var pe *wire.ProtocolError
 	if errors.As(c.body.err, &pe) {
-		// The body was refused: that answer wins over the handler's.
+		// The body was refused: that answer wins over the handler's, or
+		// ends a streamed one.
+		if c.w.streaming {
+			c.w.aborted = true
+		}
 		c.w.writeProblem(pe.Status, pe.Err.Error())
 	}
-	if c.srv.shutdown.Load() {
-		c.w.header.Set("Connection", "close")
+	if !c.w.aborted {
+		c.respond()
 	}
-	c.respond()
 }
 
 // run calls the handler, turning a panic into a 500 that closes the
@@ -120,6 +129,9 @@ func (c *conn) run() {
 	defer func() {
 		if v := recover(); v != nil {
 			c.srv.logger().Error("handler panic", "remote", c.nc.RemoteAddr(), "panic", v)
+			if c.w.streaming {
+				c.w.aborted = true // too late for a 500
+			}
 			c.w.writeProblem(500, "internal error")
 			c.w.header.Add("Connection", "close")
 		}
@@ -143,16 +155,28 @@ func (c *conn) discardBody() {
 	}
 }
 
-// respond encodes the collected response with its Date field.
-func (c *conn) respond() {
-	status := c.w.status
-	if status == 0 {
-		status = 200
-	}
+// finishHeader adds the fields the server owns to the response's header:
+// Date, and Connection: close while shutting down.
+func (c *conn) finishHeader() {
 	if !c.w.header.Has("Date") {
 		c.w.header.AddBytes("Date", c.srv.clock.date(time.Now()))
 	}
-	out, err := c.wc.AppendResponse(c.out, status, &c.w.header, c.w.body)
+	if c.srv.shutdown.Load() {
+		c.w.header.Set("Connection", "close")
+	}
+}
+
+// respond encodes the collected response, or the end of a streamed one.
+func (c *conn) respond() {
+	var out []byte
+	var err error
+	if c.w.streaming {
+		out = c.wc.AppendStreamData(c.out, c.w.body)
+		out, err = c.wc.AppendStreamEnd(out)
+	} else {
+		c.finishHeader()
+		out, err = c.wc.AppendResponse(c.out, c.w.statusOr200(), &c.w.header, c.w.body)
+	}
 	if err != nil {
 		// A bug in this package: the codec said no response was due.
 		c.srv.logger().Error("response out of sequence", "err", err)

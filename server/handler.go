@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 
@@ -81,12 +82,16 @@ func (b *Body) fail(err error) error {
 	return err
 }
 
-// ResponseWriter collects a response. The whole response is buffered and
-// sent after the handler returns, with Date and Content-Length added.
+// ResponseWriter collects a response. Unless the handler calls Flush, the
+// whole response is buffered and sent after the handler returns, with Date
+// and Content-Length added.
 type ResponseWriter struct {
-	status int
-	header wire.Header
-	body   []byte
+	c         *conn
+	status    int
+	header    wire.Header
+	body      []byte
+	streaming bool // the head is out: the body goes in pieces
+	aborted   bool
 }
 
 var _ io.Writer = (*ResponseWriter)(nil)
@@ -122,10 +127,44 @@ func (w *ResponseWriter) Buffer() []byte { return w.body }
 // to Buffer().
 func (w *ResponseWriter) SetBuffer(b []byte) { w.body = b }
 
+// Flush sends the response so far and lets the handler go on writing. The
+// first Flush sends the head, announcing a body of unknown length (chunked;
+// to an HTTP/1.0 client, ended by closing the connection); each Flush sends
+// the body written since. Streaming keeps memory bounded for large bodies;
+// a response never flushed is sent whole, with Content-Length. After the
+// first Flush, the status and header fields can no longer change.
+func (w *ResponseWriter) Flush() error {
+	c := w.c
+	if !w.streaming {
+		c.finishHeader()
+		out, err := c.wc.AppendStreamHead(c.out, w.statusOr200(), &w.header)
+		if err != nil {
+			return fmt.Errorf("server: flush: %w", err)
+		}
+		c.out, w.streaming = out, true
+	}
+	c.out = c.wc.AppendStreamData(c.out, w.body)
+	w.body = w.body[:0]
+	return c.flush()
+}
+
+// Abort gives up on a streamed response that cannot be completed (its
+// data source failed after the head went out): the connection closes
+// without ending the body, so the client sees the response as incomplete
+// rather than as a short but valid one.
+func (w *ResponseWriter) Abort() { w.aborted = true }
+
+func (w *ResponseWriter) statusOr200() int {
+	if w.status == 0 {
+		return 200
+	}
+	return w.status
+}
+
 // reset prepares w for the next response, keeping its memory unless a
 // large response grew it.
 func (w *ResponseWriter) reset() {
-	w.status = 0
+	w.status, w.streaming, w.aborted = 0, false, false
 	w.header.Reset()
 	if cap(w.body) > maxKeptBuffer {
 		w.body = nil

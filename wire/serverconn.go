@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strconv"
 )
 
 // maxLeadingEmptyLines bounds the empty lines ignored before a request-line
@@ -30,7 +31,10 @@ type ServerConn struct {
 	continued bool // no 100 Continue is owed: sent, or not asked for
 	failed    bool // a protocol error ended parsing
 	answered  bool // the current request has its response
-	leading   int  // empty lines skipped before the current request
+	streaming bool // a streamed response has begun and not ended
+	// streamClosing: the connection closes after the streamed response.
+	streamClosing bool
+	leading       int // empty lines skipped before the current request
 }
 
 // State returns the connection's state.
@@ -206,22 +210,12 @@ func (c *ServerConn) KeepAlive() bool { return c.keepAlive && !c.failed }
 // request was refused, or if its body was never read while the client
 // waited for 100 Continue (its next bytes could be that body or a request).
 func (c *ServerConn) AppendResponse(dst []byte, status int, h *Header, body []byte) ([]byte, error) {
-	if c.answered || (c.state != StateBody && c.state != StateRespond && !(c.state == StateClosed && c.failed)) {
-		return dst, ErrSequence
+	closing, err := c.mayRespond(status, h)
+	if err != nil {
+		return dst, err
 	}
-	if status < 200 || status > 999 {
-		return dst, ErrSequence
-	}
-	closing := !c.keepAlive || c.failed || !c.continued ||
-		(h != nil && h.hasToken("Connection", "close"))
 	bodyless := status == 204 || status == 304
-	dst = appendStatusLine(dst, status)
-	dst = appendFields(dst, h)
-	if closing {
-		dst = append(dst, "Connection: close\r\n"...)
-	} else if c.req.Minor == 0 {
-		dst = append(dst, "Connection: keep-alive\r\n"...)
-	}
+	dst = c.appendHead(dst, status, h, closing)
 	if !bodyless {
 		dst = appendContentLength(dst, int64(len(body)))
 	}
@@ -232,6 +226,78 @@ func (c *ServerConn) AppendResponse(dst []byte, status int, h *Header, body []by
 	c.answered = true
 	c.finish(closing)
 	return dst, nil
+}
+
+// AppendStreamHead appends the head of a response whose body follows in
+// pieces (AppendStreamData) of a length not known yet, until
+// AppendStreamEnd. The body is chunked for an HTTP/1.1 client and
+// delimited by closing the connection for an HTTP/1.0 one. A HEAD request
+// gets the same fields and no body. 204 and 304 have no body to stream.
+func (c *ServerConn) AppendStreamHead(dst []byte, status int, h *Header) ([]byte, error) {
+	closing, err := c.mayRespond(status, h)
+	if err != nil || status == 204 || status == 304 {
+		return dst, ErrSequence
+	}
+	closing = closing || c.req.Minor == 0
+	dst = c.appendHead(dst, status, h, closing)
+	if c.req.Minor == 1 {
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	c.streaming, c.streamClosing = true, closing
+	return append(dst, "\r\n"...), nil
+}
+
+// AppendStreamData appends p as the next piece of a streamed body.
+func (c *ServerConn) AppendStreamData(dst, p []byte) []byte {
+	if !c.streaming || len(p) == 0 || c.req.Method == MethodHead {
+		return dst
+	}
+	if c.req.Minor == 0 {
+		return append(dst, p...)
+	}
+	dst = strconv.AppendUint(dst, uint64(len(p)), 16)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, p...)
+	return append(dst, "\r\n"...)
+}
+
+// AppendStreamEnd ends a streamed body (with the last chunk, when chunked)
+// and with it the response.
+func (c *ServerConn) AppendStreamEnd(dst []byte) ([]byte, error) {
+	if !c.streaming {
+		return dst, ErrSequence
+	}
+	if c.req.Minor == 1 && c.req.Method != MethodHead {
+		dst = append(dst, "0\r\n\r\n"...)
+	}
+	c.streaming, c.answered = false, true
+	c.finish(c.streamClosing)
+	return dst, nil
+}
+
+// mayRespond checks that a response with this status is due now, and says
+// whether the connection must close after it.
+func (c *ServerConn) mayRespond(status int, h *Header) (closing bool, err error) {
+	if c.answered || c.streaming || (c.state != StateBody && c.state != StateRespond && !(c.state == StateClosed && c.failed)) {
+		return false, ErrSequence
+	}
+	if status < 200 || status > 999 {
+		return false, ErrSequence
+	}
+	return !c.keepAlive || c.failed || !c.continued || (h != nil && h.hasToken("Connection", "close")), nil
+}
+
+// appendHead appends the status line, h's fields and the Connection field.
+func (c *ServerConn) appendHead(dst []byte, status int, h *Header, closing bool) []byte {
+	dst = appendStatusLine(dst, status)
+	dst = appendFields(dst, h)
+	if closing {
+		return append(dst, "Connection: close\r\n"...)
+	}
+	if c.req.Minor == 0 {
+		return append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return dst
 }
 
 // finish moves on once a response is complete.
