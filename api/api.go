@@ -16,10 +16,16 @@ import (
 // DefaultMaxKeyBytes bounds keys when Options.MaxKeyBytes is zero.
 const DefaultMaxKeyBytes = 1 << 10
 
+// DefaultMaxValueBytes bounds values when Options.MaxValueBytes is zero.
+const DefaultMaxValueBytes = 1 << 20
+
 // Options configure an API; the zero value gives the defaults.
 type Options struct {
-	MaxKeyBytes int          // longest key accepted; 0 means DefaultMaxKeyBytes
-	Logger      *slog.Logger // failures of the store; nil means slog.Default()
+	MaxKeyBytes   int          // longest key accepted; 0 means DefaultMaxKeyBytes
+	MaxValueBytes int          // largest value accepted; 0 means DefaultMaxValueBytes
+	ListLimit     int          // page size of a listing; 0 means DefaultListLimit
+	MaxListLimit  int          // largest page a client may ask for; 0 means DefaultMaxListLimit
+	Logger        *slog.Logger // failures of the store; nil means slog.Default()
 }
 
 // API answers kvhttp's routes from a Store.
@@ -33,11 +39,21 @@ var _ server.Handler = (*API)(nil)
 // New returns an API over s.
 func New(s Store, opts Options) *API { return &API{store: s, opts: opts} }
 
-func (a *API) maxKey() int {
-	if a.opts.MaxKeyBytes > 0 {
-		return a.opts.MaxKeyBytes
+func (a *API) maxKey() int { return orDefault(a.opts.MaxKeyBytes, DefaultMaxKeyBytes) }
+
+func (a *API) maxValue() int { return orDefault(a.opts.MaxValueBytes, DefaultMaxValueBytes) }
+
+func (a *API) maxListLimit() int { return orDefault(a.opts.MaxListLimit, DefaultMaxListLimit) }
+
+func (a *API) listLimit() int {
+	return min(orDefault(a.opts.ListLimit, DefaultListLimit), a.maxListLimit())
+}
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
 	}
-	return DefaultMaxKeyBytes
+	return def
 }
 
 func (a *API) logger() *slog.Logger {
@@ -58,8 +74,18 @@ const (
 // ServeHTTP routes a request. The origin's routes keep their paths and
 // outcomes: GET or HEAD / lists every pair, POST /create adds one, PUT
 // /update changes one. POST /import adds many in one transaction.
+// /kv/{key} is a resource per key, /kv/ lists keys page by page, and
+// /healthz tells whether the store answers.
 func (a *API) ServeHTTP(w *server.ResponseWriter, r *server.Request) {
+	if len(r.Path) > len(kvPrefix) && string(r.Path[:len(kvPrefix)]) == kvPrefix {
+		a.key(w, r, r.Path[len(kvPrefix):])
+		return
+	}
 	switch string(r.Path) {
+	case "/kv/", "/kv":
+		a.listRoute(w, r)
+	case "/healthz":
+		a.health(w, r)
 	case "/":
 		if r.Method == wire.MethodGet || r.Method == wire.MethodHead {
 			a.listAll(w, r, 200)

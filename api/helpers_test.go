@@ -12,6 +12,7 @@ import (
 	"kvhttp/client"
 	"kvhttp/server"
 	"kvhttp/store/boltstore"
+	"kvhttp/wire"
 )
 
 // running is a real server on a loopback port over a bbolt store.
@@ -26,6 +27,12 @@ type running struct {
 // (or stop is called).
 func startServer(t testing.TB, dir string) *running {
 	t.Helper()
+	return startServerWith(t, dir, api.Options{})
+}
+
+// startServerWith is startServer with API options.
+func startServerWith(t testing.TB, dir string, opts api.Options) *running {
+	t.Helper()
 	st, err := boltstore.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +42,10 @@ func startServer(t testing.TB, dir string) *running {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	srv := &server.Server{Handler: api.New(st, api.Options{Logger: quiet}), Logger: quiet}
+	opts.Logger = quiet
+	// A body limit above the API's value limit, so that the API's own
+	// checks are what the tests meet.
+	srv := &server.Server{Handler: api.New(st, opts), Logger: quiet, Limits: wire.Limits{MaxBodyBytes: 4 << 20}}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	r := &running{addr: l.Addr().String(), store: st, client: &client.Client{Addr: l.Addr().String()}}
@@ -62,8 +72,11 @@ func startServer(t testing.TB, dir string) *running {
 	return r
 }
 
+// response is a received response, with test helpers.
+type response struct{ *client.Response }
+
 // do sends one request and returns the response.
-func (r *running) do(t *testing.T, method, target, body string, fields ...string) *client.Response {
+func (r *running) do(t *testing.T, method, target, body string, fields ...string) response {
 	t.Helper()
 	req := &client.Request{Method: method, Target: target, Body: []byte(body)}
 	for i := 0; i+1 < len(fields); i += 2 {
@@ -75,5 +88,5 @@ func (r *running) do(t *testing.T, method, target, body string, fields ...string
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, target, err)
 	}
-	return resp
+	return response{resp}
 }

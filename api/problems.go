@@ -10,13 +10,20 @@ import (
 
 // Errors the API answers with. Each has a row in problems.
 var (
-	ErrKeyExists   = errors.New("api: key already exists")
-	ErrKeyMissing  = errors.New("api: key does not exist")
-	ErrBadPair     = errors.New("api: body must be key:value")
-	ErrKeyTooLong  = errors.New("api: key too long")
-	ErrNoRoute     = errors.New("api: no such resource")
-	ErrMethod      = errors.New("api: method not allowed")
-	ErrUnavailable = errors.New("api: store unavailable")
+	ErrKeyNotFound    = errors.New("api: no such key")
+	ErrPrecondition   = errors.New("api: precondition failed")
+	ErrConflict       = errors.New("api: key kept changing")
+	ErrValueTooLarge  = errors.New("api: value too large")
+	ErrPathKeyTooLong = errors.New("api: key too long")
+	ErrBadKey         = errors.New("api: malformed key")
+	ErrBadQuery       = errors.New("api: malformed query")
+	ErrKeyExists      = errors.New("api: key already exists")
+	ErrKeyMissing     = errors.New("api: key does not exist")
+	ErrBadPair        = errors.New("api: body must be key:value")
+	ErrKeyTooLong     = errors.New("api: key too long")
+	ErrNoRoute        = errors.New("api: no such resource")
+	ErrMethod         = errors.New("api: method not allowed")
+	ErrUnavailable    = errors.New("api: store unavailable")
 )
 
 // problemURN prefixes every problem type: a stable identifier, not a page.
@@ -39,6 +46,14 @@ var problems = []problem{
 	{ErrBadPair, 400, "bad-pair", "Body must be key:value"},
 	{ErrKeyTooLong, 400, "key-too-long", "Key too long"},
 	{store.ErrEmptyKey, 400, "bad-pair", "Body must be key:value"},
+	{ErrKeyNotFound, 404, "key-not-found", "No such key"},
+	{ErrPrecondition, 412, "precondition-failed", "Precondition failed"},
+	{ErrConflict, 409, "conflict", "Key kept changing"},
+	{ErrValueTooLarge, 413, "value-too-large", "Value too large"},
+	{ErrPathKeyTooLong, 414, "key-too-long", "Key too long"},
+	{ErrBadKey, 400, "bad-key", "Malformed key"},
+	{ErrBadQuery, 400, "bad-query", "Malformed query"},
+	{store.ErrContentTypeTooLong, 400, "bad-content-type", "Content type too long"},
 	{ErrNoRoute, 404, "not-found", "Not found"},
 	{ErrMethod, 405, "method-not-allowed", "Method not allowed"},
 	{store.ErrClosed, 503, "unavailable", "Store unavailable"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 
@@ -56,15 +57,31 @@ type Response struct {
 // Do sends req and reads the whole response. A response with any status
 // is returned without error; errors are about the exchange itself.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	resp, body, err := c.Open(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	if resp.Body, err = io.ReadAll(body); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Open sends req and returns the head of the response, with its body to be
+// read as it arrives (resp.Body stays nil; resp.Trailer is filled once the
+// body has been read to its end). ctx governs the whole exchange, reading
+// the body included. The caller must close the body: one read to its end
+// gives the connection back for reuse.
+func (c *Client) Open(ctx context.Context, req *Request) (*Response, io.ReadCloser, error) {
 	for attempt := 0; ; attempt++ {
 		cn, reused, err := c.get(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		resp, err := cn.roundTrip(ctx, c.Addr, req)
+		resp, err := cn.start(ctx, c.Addr, req)
 		if err == nil {
-			c.put(cn)
-			return resp, nil
+			return resp, &body{c: c, cn: cn, ctx: ctx, resp: resp}, nil
 		}
 		cn.close()
 		// A reused connection may have been closed by the server while
@@ -73,7 +90,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		if reused && attempt == 0 && cn.nothingReceived() && idempotent(req.Method) && ctx.Err() == nil {
 			continue
 		}
-		return nil, err
+		return nil, nil, err
 	}
 }
 

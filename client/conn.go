@@ -16,24 +16,25 @@ type conn struct {
 	nc       net.Conn
 	wc       wire.ClientConn
 	out      []byte
-	received int // bytes read during the current exchange
+	received int            // bytes read during the current exchange
+	stop     func() bool    // ends the watch on the exchange's context
+	resp     *wire.Response // the response being read
 }
 
 func (cn *conn) close() { cn.nc.Close() }
 
 func (cn *conn) nothingReceived() bool { return cn.received == 0 }
 
-// roundTrip writes req and reads its response, within ctx.
-func (cn *conn) roundTrip(ctx context.Context, host string, req *Request) (*Response, error) {
+// start sends req and reads the head of its final response, within ctx,
+// which keeps governing the connection until release.
+func (cn *conn) start(ctx context.Context, host string, req *Request) (*Response, error) {
 	cn.received = 0
 	deadline, _ := ctx.Deadline() // zero: no deadline
 	if err := cn.nc.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
 	// Cancelling ctx interrupts a blocked read or write.
-	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
+	cn.stop = context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
 	h := req.Header
 	if !h.Has("Host") {
 		h.Add("Host", host)
@@ -41,39 +42,39 @@ func (cn *conn) roundTrip(ctx context.Context, host string, req *Request) (*Resp
 	out, err := cn.wc.AppendRequest(cn.out[:0], req.Method, req.Target, &h, req.Body)
 	cn.out = out
 	if err != nil {
+		cn.release()
 		return nil, fmt.Errorf("client: cannot encode %s %q: %w", req.Method, req.Target, err)
 	}
 	if _, err := cn.nc.Write(out); err != nil {
+		cn.release()
 		return nil, cn.fail(ctx, "write", err)
 	}
-	r, err := cn.next(ctx, cn.wc.NextResponse)
+	r, err := cn.next(ctx)
 	for err == nil && r.Status < 200 { // interim responses carry nothing for us
-		r, err = cn.next(ctx, cn.wc.NextResponse)
+		r, err = cn.next(ctx)
 	}
 	if err != nil {
+		cn.release()
 		return nil, err
 	}
+	cn.resp = r
 	resp := &Response{Status: r.Status}
 	copyHeader(&resp.Header, &r.Header)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := cn.read(ctx, func() (int, error) { return cn.wc.ReadBody(buf) })
-		resp.Body = append(resp.Body, buf[:n]...)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	copyHeader(&resp.Trailer, &r.Trailer)
 	return resp, nil
 }
 
+// release ends the exchange's hold on the connection.
+func (cn *conn) release() {
+	if cn.stop != nil {
+		cn.stop()
+		cn.stop = nil
+	}
+}
+
 // next parses the next response head, reading as needed.
-func (cn *conn) next(ctx context.Context, parse func() (*wire.Response, error)) (*wire.Response, error) {
+func (cn *conn) next(ctx context.Context) (*wire.Response, error) {
 	for {
-		r, err := parse()
+		r, err := cn.wc.NextResponse()
 		if !errors.Is(err, wire.ErrNeedMore) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
@@ -89,10 +90,10 @@ func (cn *conn) next(ctx context.Context, parse func() (*wire.Response, error)) 
 	}
 }
 
-// read runs a body read, reading from the socket as needed.
-func (cn *conn) read(ctx context.Context, body func() (int, error)) (int, error) {
+// readBody reads body bytes into p, reading from the socket as needed.
+func (cn *conn) readBody(ctx context.Context, p []byte) (int, error) {
 	for {
-		n, err := body()
+		n, err := cn.wc.ReadBody(p)
 		if !errors.Is(err, wire.ErrNeedMore) {
 			if err != nil && !errors.Is(err, io.EOF) {
 				err = fmt.Errorf("client: response body: %w", err)
@@ -136,4 +137,57 @@ func copyHeader(dst, src *wire.Header) {
 	for name, value := range src.All() {
 		dst.AddBytes(string(name), value)
 	}
+}
+
+// body reads a response body as it arrives; see Client.Open.
+type body struct {
+	c      *Client
+	cn     *conn
+	ctx    context.Context
+	resp   *Response
+	done   bool // read to its end
+	closed bool
+	err    error
+}
+
+var _ io.ReadCloser = (*body)(nil)
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, ErrClosed
+	}
+	if b.done || b.err != nil {
+		return 0, b.errOrEOF()
+	}
+	n, err := b.cn.readBody(b.ctx, p)
+	if errors.Is(err, io.EOF) {
+		b.done = true
+		copyHeader(&b.resp.Trailer, &b.cn.resp.Trailer)
+	} else if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *body) errOrEOF() error {
+	if b.err != nil {
+		return b.err
+	}
+	return io.EOF
+}
+
+// Close ends the exchange: a body read to its end gives the connection back
+// for reuse, any other closes it.
+func (b *body) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	b.cn.release()
+	if b.done {
+		b.c.put(b.cn)
+	} else {
+		b.cn.close()
+	}
+	return nil
 }

@@ -113,9 +113,7 @@ func (c *conn) handle(r *wire.Request) {
 	if errors.As(c.body.err, &pe) {
 		// The body was refused: that answer wins over the handler's, or
 		// ends a streamed one.
-		if c.w.streaming {
-			c.w.aborted = true
-		}
+		c.w.Abort()
 		c.w.writeProblem(pe.Status, pe.Err.Error())
 	}
 	if !c.w.aborted {
@@ -129,9 +127,7 @@ func (c *conn) run() {
 	defer func() {
 		if v := recover(); v != nil {
 			c.srv.logger().Error("handler panic", "remote", c.nc.RemoteAddr(), "panic", v)
-			if c.w.streaming {
-				c.w.aborted = true // too late for a 500
-			}
+			c.w.Abort() // too late for a 500 once streaming
 			c.w.writeProblem(500, "internal error")
 			c.w.header.Add("Connection", "close")
 		}
@@ -142,9 +138,11 @@ func (c *conn) run() {
 // discardBody reads out a body the handler left unread before the answer
 // goes, so that a malformed body still gets its 400 and the next request
 // starts at the right byte. A client waiting for 100-continue is not asked
-// for its body: it gets the answer at once, and the connection closes.
+// for its body, and a response that closes the connection does not wait
+// for it: either answer goes at once, and the connection closes.
 func (c *conn) discardBody() {
-	if c.wc.State() != wire.StateBody || c.wc.NeedsContinue() || c.body.err != nil {
+	if c.wc.State() != wire.StateBody || c.wc.NeedsContinue() || c.body.err != nil ||
+		c.w.header.HasToken("Connection", "close") {
 		return
 	}
 	var buf [4096]byte

@@ -151,8 +151,13 @@ func (w *ResponseWriter) Flush() error {
 // Abort gives up on a streamed response that cannot be completed (its
 // data source failed after the head went out): the connection closes
 // without ending the body, so the client sees the response as incomplete
-// rather than as a short but valid one.
-func (w *ResponseWriter) Abort() { w.aborted = true }
+// rather than as a short but valid one. Before the first Flush it does
+// nothing: the handler can still answer with an error.
+func (w *ResponseWriter) Abort() {
+	if w.streaming {
+		w.aborted = true
+	}
+}
 
 func (w *ResponseWriter) statusOr200() int {
 	if w.status == 0 {

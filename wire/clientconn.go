@@ -81,7 +81,7 @@ func (c *ClientConn) AppendRequestHead(dst []byte, method, target string, h *Hea
 	dst = append(dst, target...)
 	dst = append(dst, " HTTP/1.1\r\n"...)
 	dst = appendFields(dst, h)
-	if h != nil && h.hasToken("Connection", "close") {
+	if h != nil && h.HasToken("Connection", "close") {
 		c.closing = true
 		dst = append(dst, "Connection: close\r\n"...)
 	}

@@ -113,9 +113,9 @@ func (h *Header) Reset() {
 	h.fields = h.fields[:0]
 }
 
-// hasToken reports whether any field line named name holds token in its
+// HasToken reports whether any field line named name holds token in its
 // comma-separated list (as Connection does), ignoring case.
-func (h *Header) hasToken(name, token string) bool {
+func (h *Header) HasToken(name, token string) bool {
 	for i := range h.fields {
 		f := h.fields[i]
 		if !equalFold(h.buf[f.nameStart:f.nameEnd], name) {

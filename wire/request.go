@@ -64,8 +64,8 @@ func checkRequest(r *Request, lim *Limits) error {
 	case n == 1 && !validHost(r.Header.Get("Host")):
 		return protoErr(ErrHost, -1)
 	}
-	closing := r.Header.hasToken("Connection", "close")
-	r.KeepAlive = !closing && (r.Minor == 1 || r.Header.hasToken("Connection", "keep-alive"))
+	closing := r.Header.HasToken("Connection", "close")
+	r.KeepAlive = !closing && (r.Minor == 1 || r.Header.HasToken("Connection", "keep-alive"))
 
 	// An HTTP/1.0 client cannot take a 100 (RFC 9110 section 10.1.1): its
 	// expectation is ignored.

@@ -75,8 +75,8 @@ func parseResponseHead(r *Response, head []byte, method string) error {
 		return err
 	}
 	r.Framing = f
-	closing := r.Header.hasToken("Connection", "close")
-	keep := r.Minor == 1 || r.Header.hasToken("Connection", "keep-alive")
+	closing := r.Header.HasToken("Connection", "close")
+	keep := r.Minor == 1 || r.Header.HasToken("Connection", "keep-alive")
 	r.Close = closing || !keep || f.Close || f.Kind == BodyClose
 	return nil
 }

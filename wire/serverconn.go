@@ -284,7 +284,7 @@ func (c *ServerConn) mayRespond(status int, h *Header) (closing bool, err error)
 	if status < 200 || status > 999 {
 		return false, ErrSequence
 	}
-	return !c.keepAlive || c.failed || !c.continued || (h != nil && h.hasToken("Connection", "close")), nil
+	return !c.keepAlive || c.failed || !c.continued || (h != nil && h.HasToken("Connection", "close")), nil
 }
 
 // appendHead appends the status line, h's fields and the Connection field.

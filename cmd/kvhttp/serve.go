@@ -36,8 +36,11 @@ then the store is closed.`,
 	}
 	f := cmd.Flags()
 	f.String("data", "./data", "data folder (created if missing)")
-	f.Int64("max-body", wire.DefaultMaxBodyBytes, "largest request body in bytes (413 beyond)")
+	f.Int64("max-body", wire.DefaultMaxBodyBytes, "largest request body in bytes, such as an import (413 beyond)")
 	f.Int("max-key", api.DefaultMaxKeyBytes, "longest key in bytes")
+	f.Int("max-value", api.DefaultMaxValueBytes, "largest value in bytes (413 beyond)")
+	f.Int("list-limit", api.DefaultListLimit, "keys per listing page when the client names no limit")
+	f.Int("max-list-limit", api.DefaultMaxListLimit, "most keys per listing page a client may ask for")
 	f.Int("max-conns", server.DefaultMaxConns, "most concurrent connections (503 beyond)")
 	return cmd
 }
@@ -48,6 +51,9 @@ func serve(cmd *cobra.Command, _ []string) error {
 	dir, _ := f.GetString("data")
 	maxBody, _ := f.GetInt64("max-body")
 	maxKey, _ := f.GetInt("max-key")
+	maxValue, _ := f.GetInt("max-value")
+	listLimit, _ := f.GetInt("list-limit")
+	maxListLimit, _ := f.GetInt("max-list-limit")
 	maxConns, _ := f.GetInt("max-conns")
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 
@@ -61,8 +67,12 @@ func serve(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	srv := &server.Server{
-		Handler:  api.New(st, api.Options{MaxKeyBytes: maxKey, Logger: log}),
-		Limits:   wire.Limits{MaxBodyBytes: maxBody},
+		Handler: api.New(st, api.Options{
+			MaxKeyBytes: maxKey, MaxValueBytes: maxValue,
+			ListLimit: listLimit, MaxListLimit: maxListLimit, Logger: log,
+		}),
+		// A value travels as a body: the body limit must let it through.
+		Limits:   wire.Limits{MaxBodyBytes: max(maxBody, int64(maxValue))},
 		MaxConns: maxConns,
 		Logger:   log,
 	}
