@@ -7,12 +7,17 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"kvhttp/wire"
 )
 
-// DefaultMaxIdleConns is how many idle connections a zero Client keeps.
-const DefaultMaxIdleConns = 4
+// Defaults for a zero Client.
+const (
+	DefaultMaxIdleConns  = 4                // idle connections kept
+	DefaultDialTimeout   = 10 * time.Second // to connect
+	DefaultExpectTimeout = time.Second      // to wait for 100 Continue
+)
 
 // DefaultMaxBodyBytes bounds response bodies when Limits.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 64 << 20
@@ -30,6 +35,14 @@ type Client struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// MaxIdleConns caps the idle connections kept for reuse.
 	MaxIdleConns int
+	// DialTimeout bounds connecting; the call's context may cut it shorter.
+	DialTimeout time.Duration
+	// ReadTimeout, if set, bounds each wait for bytes of a response (a
+	// stalled server), whatever the call's context allows in all.
+	ReadTimeout time.Duration
+	// ExpectTimeout bounds the wait for "100 Continue" after a request
+	// head with "Expect: 100-continue"; then the body goes anyway.
+	ExpectTimeout time.Duration
 	// Limits bound what a server may send back.
 	Limits wire.Limits
 
@@ -79,9 +92,9 @@ func (c *Client) Open(ctx context.Context, req *Request) (*Response, io.ReadClos
 		if err != nil {
 			return nil, nil, err
 		}
-		resp, err := cn.start(ctx, c.Addr, req)
+		resp, err := cn.start(ctx, req)
 		if err == nil {
-			return resp, &body{c: c, cn: cn, ctx: ctx, resp: resp}, nil
+			return resp, &body{cn: cn, ctx: ctx, resp: resp}, nil
 		}
 		cn.close()
 		// A reused connection may have been closed by the server while
@@ -121,11 +134,13 @@ func (c *Client) get(ctx context.Context) (*conn, bool, error) {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	nc, err := dial(ctx, "tcp", c.Addr)
+	dctx, cancel := context.WithTimeout(ctx, durationOr(c.DialTimeout, DefaultDialTimeout))
+	defer cancel()
+	nc, err := dial(dctx, "tcp", c.Addr)
 	if err != nil {
 		return nil, false, fmt.Errorf("client: %w", err)
 	}
-	cn := &conn{nc: nc}
+	cn := &conn{c: c, nc: nc}
 	cn.wc.Limits = c.Limits
 	if cn.wc.Limits.MaxBodyBytes == 0 {
 		cn.wc.Limits.MaxBodyBytes = DefaultMaxBodyBytes
@@ -140,7 +155,7 @@ func (c *Client) put(cn *conn) {
 		max = DefaultMaxIdleConns
 	}
 	c.mu.Lock()
-	if cn.wc.Reusable() && !c.closed && len(c.idle) < max {
+	if cn.reusable() && !c.closed && len(c.idle) < max {
 		c.idle = append(c.idle, cn)
 		cn = nil
 	}
@@ -161,4 +176,11 @@ func (c *Client) Close() error {
 		cn.close()
 	}
 	return nil
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,54 +14,34 @@ import (
 
 // conn is one connection to the server and its codec state.
 type conn struct {
+	c        *Client
 	nc       net.Conn
 	wc       wire.ClientConn
 	out      []byte
+	hdr      wire.Header    // the request's fields, and Host
 	received int            // bytes read during the current exchange
 	stop     func() bool    // ends the watch on the exchange's context
 	resp     *wire.Response // the response being read
+	noReuse  bool           // the exchange left the connection unusable
+	deadline time.Time      // the exchange's own deadline (ctx's), or zero
 }
 
 func (cn *conn) close() { cn.nc.Close() }
 
 func (cn *conn) nothingReceived() bool { return cn.received == 0 }
 
-// start sends req and reads the head of its final response, within ctx,
-// which keeps governing the connection until release.
-func (cn *conn) start(ctx context.Context, host string, req *Request) (*Response, error) {
+func (cn *conn) reusable() bool { return !cn.noReuse && cn.wc.Reusable() }
+
+// begin puts the connection under ctx until release: its deadline bounds
+// every read and write, and cancelling it interrupts them.
+func (cn *conn) begin(ctx context.Context) error {
 	cn.received = 0
-	deadline, _ := ctx.Deadline() // zero: no deadline
-	if err := cn.nc.SetDeadline(deadline); err != nil {
-		return nil, err
+	cn.deadline, _ = ctx.Deadline()
+	if err := cn.nc.SetDeadline(cn.deadline); err != nil {
+		return err
 	}
-	// Cancelling ctx interrupts a blocked read or write.
 	cn.stop = context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
-	h := req.Header
-	if !h.Has("Host") {
-		h.Add("Host", host)
-	}
-	out, err := cn.wc.AppendRequest(cn.out[:0], req.Method, req.Target, &h, req.Body)
-	cn.out = out
-	if err != nil {
-		cn.release()
-		return nil, fmt.Errorf("client: cannot encode %s %q: %w", req.Method, req.Target, err)
-	}
-	if _, err := cn.nc.Write(out); err != nil {
-		cn.release()
-		return nil, cn.fail(ctx, "write", err)
-	}
-	r, err := cn.next(ctx)
-	for err == nil && r.Status < 200 { // interim responses carry nothing for us
-		r, err = cn.next(ctx)
-	}
-	if err != nil {
-		cn.release()
-		return nil, err
-	}
-	cn.resp = r
-	resp := &Response{Status: r.Status}
-	copyHeader(&resp.Header, &r.Header)
-	return resp, nil
+	return nil
 }
 
 // release ends the exchange's hold on the connection.
@@ -68,6 +49,140 @@ func (cn *conn) release() {
 	if cn.stop != nil {
 		cn.stop()
 		cn.stop = nil
+	}
+}
+
+// encode appends req to the pending output. If mayWait and req asks for
+// 100 Continue before its body, it appends the head alone and returns true.
+// The caller's Request is never modified.
+func (cn *conn) encode(req *Request, mayWait bool) (waitContinue bool, err error) {
+	h := &cn.hdr
+	h.Reset()
+	if !req.Header.Has("Host") {
+		h.Add("Host", cn.c.Addr)
+	}
+	for name, value := range req.Header.All() {
+		h.AddBytes(string(name), value)
+	}
+	expect := mayWait && len(req.Body) > 0 && bytes.EqualFold(h.Get("Expect"), []byte("100-continue"))
+	if expect {
+		cn.out, err = cn.wc.AppendRequestHead(cn.out, req.Method, req.Target, h, int64(len(req.Body)))
+	} else {
+		cn.out, err = cn.wc.AppendRequest(cn.out, req.Method, req.Target, h, req.Body)
+	}
+	if err != nil {
+		return false, fmt.Errorf("client: cannot encode %s %q: %w", req.Method, req.Target, err)
+	}
+	return expect, nil
+}
+
+// send writes the pending output.
+func (cn *conn) send(ctx context.Context) error {
+	_, err := cn.nc.Write(cn.out)
+	cn.out = cn.out[:0]
+	if err != nil {
+		return cn.fail(ctx, "write", err)
+	}
+	return nil
+}
+
+// start sends req and reads the head of its final response.
+func (cn *conn) start(ctx context.Context, req *Request) (*Response, error) {
+	if err := cn.begin(ctx); err != nil {
+		return nil, err
+	}
+	resp, err := cn.exchange(ctx, req)
+	if err != nil {
+		cn.release()
+	}
+	return resp, err
+}
+
+func (cn *conn) exchange(ctx context.Context, req *Request) (*Response, error) {
+	waitContinue, err := cn.encode(req, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := cn.send(ctx); err != nil {
+		return nil, err
+	}
+	if waitContinue {
+		r, err := cn.awaitContinue(ctx)
+		if err != nil || r != nil {
+			return r, err
+		}
+		cn.out = append(cn.out, req.Body...)
+		if err := cn.send(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return cn.receive(ctx)
+}
+
+// awaitContinue waits up to ExpectTimeout for the server's verdict on a
+// request whose body is held back (RFC 9110 section 10.1.1). It returns a
+// nil response when the body should go: on 100 Continue, or when the
+// server says nothing in time. A final response that comes first is the
+// answer; the body is never sent, so the connection cannot be reused.
+func (cn *conn) awaitContinue(ctx context.Context) (*Response, error) {
+	wait := cn.c.ExpectTimeout
+	if wait <= 0 {
+		wait = DefaultExpectTimeout
+	}
+	cn.nc.SetReadDeadline(earliest(cn.deadline, time.Now().Add(wait)))
+	defer cn.nc.SetReadDeadline(cn.deadline)
+	r, err := cn.next(ctx)
+	var ne net.Error
+	switch {
+	case err != nil && cn.received == 0 && errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil &&
+		(cn.deadline.IsZero() || time.Now().Before(cn.deadline)):
+		return nil, nil // silence: send the body anyway
+	case err != nil:
+		return nil, err
+	case r.Status == 100:
+		return nil, nil
+	}
+	for r.Status < 200 { // another interim response, then the final one
+		if r, err = cn.next(ctx); err != nil {
+			return nil, err
+		}
+	}
+	cn.noReuse = true
+	return cn.head(r), nil
+}
+
+// receive reads the head of the next final response.
+func (cn *conn) receive(ctx context.Context) (*Response, error) {
+	r, err := cn.next(ctx)
+	for err == nil && r.Status < 200 { // interim responses carry nothing for us
+		r, err = cn.next(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cn.head(r), nil
+}
+
+func (cn *conn) head(r *wire.Response) *Response {
+	cn.resp = r
+	resp := &Response{Status: r.Status}
+	copyHeader(&resp.Header, &r.Header)
+	return resp
+}
+
+// readAll reads the rest of the current response's body into resp.
+func (cn *conn) readAll(ctx context.Context, resp *Response) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := cn.readBody(ctx, buf)
+		resp.Body = append(resp.Body, buf[:n]...)
+		if errors.Is(err, io.EOF) {
+			copyHeader(&resp.Trailer, &cn.resp.Trailer)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 }
 
@@ -107,6 +222,9 @@ func (cn *conn) readBody(ctx context.Context, p []byte) (int, error) {
 }
 
 func (cn *conn) fill(ctx context.Context) error {
+	if cn.c.ReadTimeout > 0 {
+		cn.nc.SetReadDeadline(earliest(cn.deadline, time.Now().Add(cn.c.ReadTimeout)))
+	}
 	n, err := cn.nc.Read(cn.wc.Space(16 << 10))
 	cn.wc.Received(n)
 	cn.received += n
@@ -127,10 +245,18 @@ func (cn *conn) fail(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("client: %s: %w", op, ctx.Err())
 	}
 	var ne net.Error
-	if d, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(d) {
+	if !cn.deadline.IsZero() && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(cn.deadline) {
 		return fmt.Errorf("client: %s: %w", op, context.DeadlineExceeded)
 	}
 	return fmt.Errorf("client: %s: %w", op, err)
+}
+
+// earliest returns the earlier of a deadline (zero: none) and t.
+func earliest(deadline, t time.Time) time.Time {
+	if !deadline.IsZero() && deadline.Before(t) {
+		return deadline
+	}
+	return t
 }
 
 func copyHeader(dst, src *wire.Header) {
@@ -141,7 +267,6 @@ func copyHeader(dst, src *wire.Header) {
 
 // body reads a response body as it arrives; see Client.Open.
 type body struct {
-	c      *Client
 	cn     *conn
 	ctx    context.Context
 	resp   *Response
@@ -185,7 +310,7 @@ func (b *body) Close() error {
 	b.closed = true
 	b.cn.release()
 	if b.done {
-		b.c.put(b.cn)
+		b.cn.c.put(b.cn)
 	} else {
 		b.cn.close()
 	}

@@ -1,0 +1,157 @@
+package client_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"kvhttp/client"
+)
+
+// startNginx runs nginx from the system's package on a free loopback port,
+// serving dir/www and passing the rest to upstream; it closes idle
+// connections after idle. It skips the test when nginx is not installed
+// (CI installs it).
+func startNginx(t *testing.T, upstream string, idle time.Duration) string {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, err = os.Stat("/usr/sbin/nginx"); err != nil {
+			t.Skip("nginx is not installed (Debian package nginx-light); .ci/run installs it")
+		}
+		bin = "/usr/sbin/nginx"
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
+	os.WriteFile(filepath.Join(dir, "www", "static.txt"), []byte("served by nginx\n"), 0o644)
+	addr := freeAddr(t)
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+error_log %[1]s/error.log warn;
+pid %[1]s/nginx.pid;
+events { worker_connections 128; }
+http {
+	access_log off;
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	keepalive_timeout %[4]dms;
+	server {
+		listen %[2]s;
+		location = /static.txt { root %[1]s/www; }
+		location / {
+			proxy_pass http://%[3]s;
+			proxy_http_version 1.1;
+			proxy_buffering off;
+		}
+	}
+}
+`, dir, addr, upstream, idle.Milliseconds())
+	path := filepath.Join(dir, "nginx.conf")
+	os.WriteFile(path, []byte(conf), 0o644)
+	cmd := exec.Command(bin, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", path)
+	if out, err := exec.Command(bin, "-e", filepath.Join(dir, "error.log"), "-t", "-p", dir, "-c", path).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx did not start:\n%s", log)
+		}
+	}
+}
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestAgainstNginx(t *testing.T) {
+	upstream := serveKV(t)
+	addr := startNginx(t, upstream, time.Minute)
+	c := &client.Client{Addr: addr}
+	defer c.Close()
+
+	resp, err := c.Do(ctx(t), &client.Request{Method: "GET", Target: "/static.txt"})
+	if err != nil || resp.Status != 200 || string(resp.Body) != "served by nginx\n" || !strings.HasPrefix(string(resp.Header.Get("Server")), "nginx") {
+		t.Fatalf("static file: got %v, %v", resp, err)
+	}
+	head, err := c.Do(ctx(t), &client.Request{Method: "HEAD", Target: "/static.txt"})
+	if err != nil || head.Status != 200 || len(head.Body) != 0 || string(head.Header.Get("Content-Length")) != "16" {
+		t.Fatalf("HEAD: got %v, %v", head, err)
+	}
+	// nginx answers "Expect: 100-continue" itself before passing the body.
+	value := strings.Repeat("v", 200<<10)
+	put := &client.Request{Method: "PUT", Target: "/kv/through-nginx", Body: []byte(value)}
+	put.Header.Add("Expect", "100-continue")
+	if resp, err := c.Do(ctx(t), put); err != nil || resp.Status != 201 {
+		t.Fatalf("PUT with 100-continue: got %v, %v", resp, err)
+	}
+	for i := range 300 {
+		if _, err := c.Put(ctx(t), fmt.Sprintf("k%03d", i), []byte(value[:1000]), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A listing over 32 KiB streams from the upstream; nginx passes it on
+	// chunked.
+	resp, err = c.Do(ctx(t), &client.Request{Method: "GET", Target: "/kv/?prefix=k&limit=300"})
+	if err != nil || resp.Status != 200 || string(resp.Header.Get("Transfer-Encoding")) != "chunked" || len(resp.Body) < 300*1000 {
+		t.Fatalf("chunked listing: got %d, %q, %d bytes, %v", resp.Status, resp.Header.Get("Transfer-Encoding"), len(resp.Body), err)
+	}
+	n := 0
+	for _, err := range c.List(ctx(t), client.ListOptions{Prefix: "k", PageSize: 64}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 300 {
+		t.Errorf("listed %d keys through nginx; want 300", n)
+	}
+}
+
+// TestNginxIdleClose: nginx closes idle keep-alive connections silently; a
+// GET on such a connection is retried, a POST is not.
+func TestNginxIdleClose(t *testing.T) {
+	addr := startNginx(t, serveKV(t), 200*time.Millisecond)
+	for _, tc := range []struct {
+		method, target string
+		retried        bool
+	}{{"GET", "/static.txt", true}, {"POST", "/create", false}} {
+		c := &client.Client{Addr: addr}
+		body := []byte("k" + tc.method + ":v")
+		if _, err := c.Do(ctx(t), &client.Request{Method: tc.method, Target: tc.target, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(600 * time.Millisecond)
+		_, err := c.Do(ctx(t), &client.Request{Method: tc.method, Target: tc.target, Body: body})
+		if tc.retried != (err == nil) {
+			t.Errorf("%s after nginx closed the connection: got %v; want retried %v", tc.method, err, tc.retried)
+		}
+		c.Close()
+	}
+}
