@@ -57,8 +57,9 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// newError describes a failed response.
-func newError(req *Request, resp *Response) *Error {
+// ErrorOf describes a response that refused req, reading the problem
+// fields from its body when it has them.
+func ErrorOf(req *Request, resp *Response) *Error {
 	e := &Error{Method: req.Method, Target: req.Target, Status: resp.Status}
 	ct := string(resp.Header.Get("Content-Type"))
 	if strings.HasPrefix(ct, "application/problem+json") {

@@ -65,7 +65,7 @@ func (c *Client) call(ctx context.Context, req *Request, also ...int) (*Response
 			return resp, nil
 		}
 	}
-	return nil, newError(req, resp)
+	return nil, ErrorOf(req, resp)
 }
 
 // Get returns the value of key; an error matching ErrNotFound if absent.

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +47,7 @@ exit status is 1 if any status differs.`,
 				resp, err := c.Do(ctx, &client.Request{Method: tc.method, Target: tc.target, Body: []byte(tc.body)})
 				cancel()
 				if err != nil {
-					return err
+					return remote(err)
 				}
 				sent, received := tap.take()
 				verdict := "as expected"
@@ -70,60 +66,3 @@ exit status is 1 if any status differs.`,
 		},
 	}
 }
-
-// withNewline ends s with a line break if it does not end with one.
-func withNewline(s string) string {
-	if strings.HasSuffix(s, "\n") {
-		return s
-	}
-	return s + "\n"
-}
-
-// wiretap records the bytes of the connections it dials.
-type wiretap struct {
-	mu             sync.Mutex
-	sent, received bytes.Buffer
-}
-
-func (w *wiretap) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return &tappedConn{Conn: c, w: w}, nil
-}
-
-// take returns and clears what was recorded.
-func (w *wiretap) take() (sent, received string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	sent, received = w.sent.String(), w.received.String()
-	w.sent.Reset()
-	w.received.Reset()
-	return sent, received
-}
-
-type tappedConn struct {
-	net.Conn
-	w *wiretap
-}
-
-func (c *tappedConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.record(&c.w.sent, p[:n])
-	return n, err
-}
-
-func (c *tappedConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.record(&c.w.received, p[:n])
-	return n, err
-}
-
-func (c *tappedConn) record(b *bytes.Buffer, p []byte) {
-	c.w.mu.Lock()
-	b.Write(p)
-	c.w.mu.Unlock()
-}
-
-var _ net.Conn = (*tappedConn)(nil)

@@ -1,6 +1,8 @@
 // Command kvhttp is a key-value server that speaks HTTP/1.1, and its
-// client: serve runs the server; demo replays the origin project's nine
-// requests; import and export move key:value files in and out.
+// client: serve runs the server; get, head, put, create, update, delete and
+// list work on keys; raw shows any exchange byte for byte; demo and replay
+// run scenarios such as the origin project's nine requests; import and
+// export move key:value files in and out; bench measures the server.
 package main
 
 import (
@@ -20,8 +22,9 @@ const defaultAddr = "127.0.0.1:10000"
 // Exit statuses.
 const (
 	exitOK      = 0
-	exitFailure = 1 // the command ran and failed
+	exitFailure = 1 // the command ran and failed: not found, precondition failed, refused
 	exitUsage   = 2 // the command line was wrong
+	exitConn    = 3 // the server could not be reached, or the exchange broke
 )
 
 func main() {
@@ -42,10 +45,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "kvhttp: %v\n", err)
+	fmt.Fprintf(stderr, "kvhttp: %s\n", message(err))
 	var ue usageError
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
+	var ce connError
+	switch {
+	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command"):
 		return exitUsage
+	case errors.As(err, &ce):
+		return exitConn
 	}
 	return exitFailure
 }
@@ -63,7 +70,9 @@ func newRoot() *cobra.Command {
 		addr = env
 	}
 	root.PersistentFlags().String("addr", addr, "server address host:port (default from $KVHTTP_ADDR if set)")
-	root.AddCommand(newServeCmd(), newDemoCmd(), newImportCmd(), newExportCmd())
+	root.AddCommand(newServeCmd(), newDemoCmd(), newImportCmd(), newExportCmd(),
+		newGetCmd(), newHeadCmd(), newPutCmd(), newCreateCmd(), newUpdateCmd(), newDeleteCmd(),
+		newListCmd(), newRawCmd(), newReplayCmd(), newBenchCmd())
 	return root
 }
 

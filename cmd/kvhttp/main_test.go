@@ -120,13 +120,21 @@ func TestImportExport(t *testing.T) {
 	}
 }
 
+// freePort returns a loopback address nothing listens on.
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
 func TestNoServer(t *testing.T) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
+	addr := freePort(t)
 	code, _, errOut := kvhttp(t, "", "export", "--addr", addr)
-	if code != exitFailure || !strings.Contains(errOut, "connection refused") {
-		t.Errorf("got %d %q; want 1 and connection refused", code, errOut)
+	if code != exitConn || !strings.Contains(errOut, "connection refused") {
+		t.Errorf("got %d %q; want 3 and connection refused", code, errOut)
 	}
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -15,23 +17,44 @@ import (
 // requestTimeout bounds one exchange with the server from the CLI.
 const requestTimeout = 30 * time.Second
 
+// connError marks a failure to exchange with the server at all (exit 3),
+// as opposed to a refusal by the server (exit 1).
+type connError struct{ error }
+
+func (e connError) Unwrap() error { return e.error }
+
+// remote classifies an error from the client: a refusal stays an
+// *client.Error, anything else is a connError.
+func remote(err error) error {
+	var ce *client.Error
+	if err == nil || errors.As(err, &ce) {
+		return err
+	}
+	return connError{err}
+}
+
 // newClient returns a client for the --addr of cmd.
 func newClient(cmd *cobra.Command) *client.Client {
 	addr, _ := cmd.Flags().GetString("addr")
 	return &client.Client{Addr: addr}
 }
 
+// withTimeout returns the context for one exchange of cmd.
+func withTimeout(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), requestTimeout)
+}
+
 // call sends one request and fails unless the status is 2xx, saying what
 // the server said.
 func call(cmd *cobra.Command, c *client.Client, req *client.Request) (*client.Response, error) {
-	ctx, cancel := context.WithTimeout(cmd.Context(), requestTimeout)
+	ctx, cancel := withTimeout(cmd)
 	defer cancel()
 	resp, err := c.Do(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, remote(err)
 	}
 	if resp.Status/100 != 2 {
-		return nil, fmt.Errorf("%s %s: %d %s", req.Method, req.Target, resp.Status, explain(resp))
+		return nil, &client.Error{Method: req.Method, Target: req.Target, Status: resp.Status, Detail: explain(resp)}
 	}
 	return resp, nil
 }
@@ -39,12 +62,38 @@ func call(cmd *cobra.Command, c *client.Client, req *client.Request) (*client.Re
 // explain says why a request failed: the detail (or title) of a problem,
 // else the body.
 func explain(resp *client.Response) string {
-	var p struct{ Title, Detail string }
-	if string(resp.Header.Get("Content-Type")) == "application/problem+json" && json.Unmarshal(resp.Body, &p) == nil {
-		if p.Detail != "" {
-			return p.Detail
-		}
-		return p.Title
+	e := client.ErrorOf(&client.Request{}, resp)
+	if e.Detail != "" {
+		return e.Detail
+	}
+	if e.Title != "" {
+		return e.Title
 	}
 	return strings.TrimSpace(string(resp.Body))
+}
+
+// readValue returns a value given as an argument: "-" reads standard
+// input, "@path" a file, anything else is the value itself.
+func readValue(cmd *cobra.Command, arg string) ([]byte, error) {
+	switch {
+	case arg == "-":
+		return io.ReadAll(cmd.InOrStdin())
+	case strings.HasPrefix(arg, "@"):
+		return os.ReadFile(arg[1:])
+	}
+	return []byte(arg), nil
+}
+
+// message is the one line a failed command prints: the server's detail
+// for a refusal, the cause for anything else.
+func message(err error) string {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		what := ce.Detail
+		if what == "" {
+			what = ce.Title
+		}
+		return fmt.Sprintf("%s %s: %d %s", ce.Method, ce.Target, ce.Status, what)
+	}
+	return err.Error()
 }
