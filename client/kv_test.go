@@ -88,10 +88,26 @@ func TestTypedCalls(t *testing.T) {
 	if err := c.Delete(ctx(t), "a/b c", ""); !errors.Is(err, client.ErrNotFound) {
 		t.Errorf("second Delete: got %v; want ErrNotFound", err)
 	}
-	// The origin's routes answer 400 with their own types.
-	resp, err := c.Do(ctx(t), &client.Request{Method: "POST", Target: "/create", Body: []byte("k:v")})
-	if err != nil || resp.Status != 201 {
+	// The origin's routes answer 400 with their own types, which the
+	// kinds still tell apart.
+	create := &client.Request{Method: "POST", Target: "/create", Body: []byte("k:v")}
+	if resp, err := c.Do(ctx(t), create); err != nil || resp.Status != 201 {
 		t.Fatalf("POST /create: %v %v", resp, err)
+	}
+	resp, err := c.Do(ctx(t), create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := client.ErrorOf(create, resp); !errors.Is(e, client.ErrConflict) || errors.Is(e, client.ErrNotFound) || e.Status != 400 {
+		t.Errorf("second POST /create: got %v; want a 400 matching ErrConflict", e)
+	}
+	update := &client.Request{Method: "PUT", Target: "/update", Body: []byte("nope:v")}
+	resp, _ = c.Do(ctx(t), update)
+	if e := client.ErrorOf(update, resp); !errors.Is(e, client.ErrNotFound) {
+		t.Errorf("PUT /update of a missing key: got %v; want it to match ErrNotFound", e)
+	}
+	if e := (&client.Error{Status: 409}); !errors.Is(e, client.ErrConflict) {
+		t.Errorf("409: got %v; want it to match ErrConflict", e)
 	}
 }
 

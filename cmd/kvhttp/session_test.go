@@ -95,6 +95,18 @@ $`)
 	}
 }
 
+// TestAddrFromEnvironment: KVHTTP_ADDR names the server when --addr does
+// not.
+func TestAddrFromEnvironment(t *testing.T) {
+	t.Setenv("KVHTTP_ADDR", startAPI(t))
+	if code, out, errOut := kvhttp(t, "", "put", "env", "works"); code != exitOK {
+		t.Fatalf("got %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := kvhttp(t, "", "get", "env"); code != exitOK || out != "works" {
+		t.Errorf("got %d %q; want works", code, out)
+	}
+}
+
 // TestHelpAndCompletion: every command has --help; shell completion works.
 func TestHelpAndCompletion(t *testing.T) {
 	for _, c := range newRoot().Commands() {
