@@ -8,8 +8,8 @@ import "bytes"
 // remembers where it stopped, so bytes arriving one at a time are examined
 // once each.
 //
-// Every line must end in CRLF (RFC 9112 section 2.2): a bare LF is rejected
-// here, at once. A bare CR inside a line is rejected when the line is parsed.
+// Every line must end in CRLF, and a CR may appear nowhere else (RFC 9112
+// section 2.2): both are refused here, as soon as their line is in.
 type headScanner struct {
 	pos       int  // next byte to examine, relative to the section's start
 	lineStart int  // start of the line being scanned
@@ -46,6 +46,12 @@ func (s *headScanner) scan(b []byte, lim *Limits) (int, error) {
 		}
 		if lf == s.lineStart || b[lf-1] != '\r' {
 			return 0, protoErr(ErrBareLF, lf)
+		}
+		// A bare CR is refused as soon as its line is in, rather than
+		// once the whole head is: a head that never ends must not hold
+		// one back.
+		if i := bytes.IndexByte(b[s.lineStart:lf-1], '\r'); i >= 0 {
+			return 0, protoErr(ErrBareCR, s.lineStart+i)
 		}
 		lineLen := lf - 1 - s.lineStart // without CRLF
 		s.pos, s.lineStart = lf+1, lf+1
