@@ -3,10 +3,11 @@ package api
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sync/semaphore"
 
 	"kvhttp/server"
 	"kvhttp/store"
@@ -21,23 +22,29 @@ const DefaultMaxValueBytes = 1 << 20
 
 // Options configure an API; the zero value gives the defaults.
 type Options struct {
-	MaxKeyBytes   int          // longest key accepted; 0 means DefaultMaxKeyBytes
-	MaxValueBytes int          // largest value accepted; 0 means DefaultMaxValueBytes
-	ListLimit     int          // page size of a listing; 0 means DefaultListLimit
-	MaxListLimit  int          // largest page a client may ask for; 0 means DefaultMaxListLimit
+	MaxKeyBytes   int // longest key accepted; 0 means DefaultMaxKeyBytes
+	MaxValueBytes int // largest value accepted; 0 means DefaultMaxValueBytes
+	ListLimit     int // page size of a listing; 0 means DefaultListLimit
+	MaxListLimit  int // largest page a client may ask for; 0 means DefaultMaxListLimit
+	// MaxBodyMemory bounds the request bodies held in memory at once,
+	// across all connections; 0 means DefaultMaxBodyMemory.
+	MaxBodyMemory int64
 	Logger        *slog.Logger // failures of the store; nil means slog.Default()
 }
 
 // API answers kvhttp's routes from a Store.
 type API struct {
-	store Store
-	opts  Options
+	store  Store
+	opts   Options
+	bodies *semaphore.Weighted // bytes of request bodies held in memory
 }
 
 var _ server.Handler = (*API)(nil)
 
 // New returns an API over s.
-func New(s Store, opts Options) *API { return &API{store: s, opts: opts} }
+func New(s Store, opts Options) *API {
+	return &API{store: s, opts: opts, bodies: newBodyBudget(opts)}
+}
 
 func (a *API) maxKey() int { return orDefault(a.opts.MaxKeyBytes, DefaultMaxKeyBytes) }
 
@@ -141,9 +148,11 @@ func (a *API) update(w *server.ResponseWriter, r *server.Request) {
 }
 
 func (a *API) writePair(w *server.ResponseWriter, r *server.Request, kind store.CondKind, status int) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return // a refused body: the server answers with its status
+	limit := a.maxKey() + a.maxValue() + 2
+	body, release, err := a.readBody(r, nil, limit)
+	defer release()
+	if a.refuseBody(w, err, limit) {
+		return
 	}
 	key, value, err := a.parsePair(body)
 	if err != nil {
@@ -168,8 +177,10 @@ func (a *API) writePair(w *server.ResponseWriter, r *server.Request, kind store.
 // file format; all of them are written in one durable transaction, or none
 // if any line is bad.
 func (a *API) importPairs(w *server.ResponseWriter, r *server.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
+	limit := int(a.bodyMemory())
+	body, release, err := a.readBody(r, nil, limit)
+	defer release()
+	if a.refuseBody(w, err, limit) {
 		return
 	}
 	items, err := a.parseLines(body)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"kvhttp/server"
 	"kvhttp/store"
@@ -91,13 +90,14 @@ func (a *API) putKey(w *server.ResponseWriter, r *server.Request, key []byte) {
 		return
 	}
 	// The response has no body: its buffer holds the value meanwhile.
-	value, err := readAtMost(w.Buffer()[:0], r.Body, a.maxValue())
+	value, release, err := a.readBody(r, w.Buffer()[:0], a.maxValue())
+	defer release()
 	if errors.Is(err, errTooLarge) {
 		a.refuseValue(w, -1)
 		return
 	}
-	if err != nil {
-		return // a refused body: the server answers with its status
+	if a.refuseBody(w, err, a.maxValue()) {
+		return
 	}
 	var res store.Result
 	err = a.write(r, key, func(cond store.Cond) (err error) {
@@ -195,29 +195,6 @@ func (a *API) refuseValue(w *server.ResponseWriter, size int64) {
 	}
 	a.writeProblem(w, err)
 	w.Header().Add("Connection", "close")
-}
-
-var errTooLarge = errors.New("api: body over the limit")
-
-// readAtMost appends what r yields to dst, failing with errTooLarge past
-// max bytes.
-func readAtMost(dst []byte, r io.Reader, max int) ([]byte, error) {
-	for {
-		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
-		}
-		n, err := r.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if len(dst) > max {
-			return dst, errTooLarge
-		}
-		if errors.Is(err, io.EOF) {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, err
-		}
-	}
 }
 
 // health is GET /healthz: 200 when the store answers a read.

@@ -17,6 +17,8 @@ var (
 	ErrPathKeyTooLong = errors.New("api: key too long")
 	ErrBadKey         = errors.New("api: malformed key")
 	ErrBadQuery       = errors.New("api: malformed query")
+	ErrBodyTooLarge   = errors.New("api: body too large")
+	ErrBusy           = errors.New("api: server busy")
 	ErrKeyExists      = errors.New("api: key already exists")
 	ErrKeyMissing     = errors.New("api: key does not exist")
 	ErrBadPair        = errors.New("api: body must be key:value")
@@ -54,6 +56,8 @@ var problems = []problem{
 	{ErrBadKey, 400, "bad-key", "Malformed key"},
 	{ErrBadQuery, 400, "bad-query", "Malformed query"},
 	{store.ErrContentTypeTooLong, 400, "bad-content-type", "Content type too long"},
+	{ErrBodyTooLarge, 413, "body-too-large", "Body too large"},
+	{ErrBusy, 503, "busy", "Server busy"},
 	{ErrNoRoute, 404, "not-found", "Not found"},
 	{ErrMethod, 405, "method-not-allowed", "Method not allowed"},
 	{store.ErrClosed, 503, "unavailable", "Store unavailable"},
@@ -76,7 +80,7 @@ func problemFor(err error) problem {
 // what exactly went wrong, for a person.
 func (a *API) writeProblem(w *server.ResponseWriter, err error) {
 	p := problemFor(err)
-	if p.status >= 500 {
+	if p.status >= 500 && !errors.Is(err, ErrBusy) { // being busy is no fault
 		a.logger().Error("request failed", "err", err)
 	}
 	w.WriteHeader(p.status)

@@ -42,6 +42,7 @@ then the store is closed.`,
 	f.Int("list-limit", api.DefaultListLimit, "keys per listing page when the client names no limit")
 	f.Int("max-list-limit", api.DefaultMaxListLimit, "most keys per listing page a client may ask for")
 	f.Int("max-conns", server.DefaultMaxConns, "most concurrent connections (503 beyond)")
+	f.Int64("max-body-memory", api.DefaultMaxBodyMemory, "most bytes of request bodies held in memory at once, all connections together (503 beyond)")
 	return cmd
 }
 
@@ -55,6 +56,7 @@ func serve(cmd *cobra.Command, _ []string) error {
 	listLimit, _ := f.GetInt("list-limit")
 	maxListLimit, _ := f.GetInt("max-list-limit")
 	maxConns, _ := f.GetInt("max-conns")
+	maxBodyMemory, _ := f.GetInt64("max-body-memory")
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 
 	st, err := boltstore.Open(dir, nil)
@@ -69,7 +71,7 @@ func serve(cmd *cobra.Command, _ []string) error {
 	srv := &server.Server{
 		Handler: api.New(st, api.Options{
 			MaxKeyBytes: maxKey, MaxValueBytes: maxValue,
-			ListLimit: listLimit, MaxListLimit: maxListLimit, Logger: log,
+			ListLimit: listLimit, MaxListLimit: maxListLimit, MaxBodyMemory: maxBodyMemory, Logger: log,
 		}),
 		// A value travels as a body: the body limit must let it through.
 		Limits:   wire.Limits{MaxBodyBytes: max(maxBody, int64(maxValue))},

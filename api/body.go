@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"kvhttp/server"
+	"kvhttp/wire"
+)
+
+// DefaultMaxBodyMemory bounds the request bodies held at once when
+// Options.MaxBodyMemory is zero.
+const DefaultMaxBodyMemory = 64 << 20
+
+// errTooLarge: the body passed its limit while it was read. A sentinel,
+// so that reading a body allocates nothing but its buffer.
+var errTooLarge = errors.New("api: body over the limit")
+
+const (
+	// bodyStart is the first room a body's buffer takes; it then doubles.
+	bodyStart = 4 << 10
+	// bodyWait is how long a request waits for budget before 503.
+	bodyWait = time.Second
+)
+
+// readBody reads a request body of at most limit bytes into dst (empty,
+// its capacity free to use), within
+// the API's budget for bodies held in memory: each connection may hold up
+// to limit, so without a shared bound many clients sending bodies at once
+// could hold as much memory as they liked. The buffer grows as bytes
+// arrive, doubling from 4 KiB, and each growth is reserved first: a client
+// that trickles its body, or declares a length it never sends, holds
+// little. Past the budget, the request waits up to bodyWait, then fails
+// with ErrBusy, the rest of its body unread. release gives the budget back;
+// call it once the body is no longer needed (also on error).
+func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, release func(), err error) {
+	held := int64(0)
+	release = func() {
+		if held > 0 {
+			a.bodies.Release(held)
+			held = 0
+		}
+	}
+	if r.Framing.Kind == wire.BodyLength && r.Framing.Length > int64(limit) {
+		return dst, release, errTooLarge
+	}
+	reserve := func(n int64) error {
+		ctx, cancel := context.WithTimeout(r.Context(), bodyWait)
+		defer cancel()
+		if err := a.bodies.Acquire(ctx, n); err != nil {
+			return fmt.Errorf("%w: %d bytes of request bodies are in memory already", ErrBusy, a.bodyMemory())
+		}
+		held += n
+		return nil
+	}
+	if c := int64(cap(dst)); c > 0 {
+		if err := reserve(c); err != nil {
+			return dst, release, err
+		}
+	}
+	// With a declared length the codec holds the client to it, so room for
+	// exactly that much will do; otherwise room for one byte past the
+	// limit tells a body too large.
+	target, declared := limit+1, r.Framing.Kind == wire.BodyLength
+	if declared {
+		target = int(r.Framing.Length)
+	}
+	for {
+		if len(dst) == cap(dst) {
+			grow := min(max(cap(dst), bodyStart), target-cap(dst))
+			if grow <= 0 {
+				if declared && len(dst) >= target {
+					return dst, release, nil
+				}
+				return dst, release, errTooLarge
+			}
+			if err := reserve(int64(grow)); err != nil {
+				return dst, release, err
+			}
+			grown := make([]byte, len(dst), cap(dst)+grow) // exactly what is reserved
+			dst = dst[:copy(grown, dst)]
+			dst = grown[:len(dst)]
+		}
+		n, err := r.Body.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if len(dst) > limit {
+			return dst, release, errTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return dst, release, nil
+		}
+		if err != nil {
+			return dst, release, err
+		}
+	}
+}
+
+// refuseBody answers a request whose body could not be read, and reports
+// whether it did: over its limit (413), or over the memory budget (503,
+// to retry later). The body is left unread, so the connection closes. A
+// body the codec refused needs no answer here: the server sends its own.
+func (a *API) refuseBody(w *server.ResponseWriter, err error, limit int) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, errTooLarge):
+		a.writeProblem(w, fmt.Errorf("%w: at most %d bytes here", ErrBodyTooLarge, limit))
+	case errors.Is(err, ErrBusy):
+		a.writeProblem(w, err)
+		w.Header().Add("Retry-After", "1")
+	default:
+		return true
+	}
+	w.Header().Add("Connection", "close")
+	return true
+}
+
+func (a *API) bodyMemory() int64 {
+	if a.opts.MaxBodyMemory > 0 {
+		return a.opts.MaxBodyMemory
+	}
+	return DefaultMaxBodyMemory
+}
+
+func newBodyBudget(opts Options) *semaphore.Weighted {
+	if opts.MaxBodyMemory > 0 {
+		return semaphore.NewWeighted(opts.MaxBodyMemory)
+	}
+	return semaphore.NewWeighted(DefaultMaxBodyMemory)
+}
