@@ -38,6 +38,7 @@ type Config struct {
 	Pipeline  int           // requests in flight per connection; default 1
 	ValueSize int           // bytes per value; default 64
 	Keys      int           // distinct keys; default 10,000
+	NoLoad    bool          // a GET run does not load its keys: they are there already
 	// Progress, if set, is called about every 200 ms with the requests
 	// completed so far.
 	Progress func(done int64, elapsed time.Duration)
@@ -87,13 +88,13 @@ func keyName(i int) string { return "bench" + fmt.Sprintf("%06d", i) }
 var ErrNoServer = errors.New("loadgen: cannot reach the server")
 
 // Run makes the requests cfg describes and measures them. A GET run loads
-// its keys first (see Load).
+// its keys first (see Load), unless cfg.NoLoad.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg.defaults()
 	if cfg.Test != TestGet && cfg.Test != TestPut {
 		return nil, fmt.Errorf("loadgen: unknown test %q (want %s or %s)", cfg.Test, TestGet, TestPut)
 	}
-	if cfg.Test == TestGet {
+	if cfg.Test == TestGet && !cfg.NoLoad {
 		if err := Load(ctx, cfg); err != nil {
 			return nil, err
 		}

@@ -33,6 +33,7 @@ request failed.`,
 	f.Int("pipeline", 1, "requests in flight per connection")
 	f.Int("size", 64, "bytes per value")
 	f.Int("keys", 10000, "distinct keys")
+	f.Bool("no-load", false, "do not load the keys before the get test (an earlier run did)")
 	return cmd
 }
 
@@ -46,6 +47,7 @@ func bench(cmd *cobra.Command, _ []string) error {
 	cfg.Pipeline, _ = f.GetInt("pipeline")
 	cfg.ValueSize, _ = f.GetInt("size")
 	cfg.Keys, _ = f.GetInt("keys")
+	cfg.NoLoad, _ = f.GetBool("no-load")
 	tests, _ := f.GetString("tests")
 	if f.Changed("requests") && f.Changed("duration") {
 		return usageError{fmt.Errorf("give -n or -d, not both")}

@@ -8,6 +8,9 @@
 //	slow-headers  a request head trickled one field line a second (slowloris)
 //	slow-bodies   a 1 MB body trickled one byte a second
 //	slow-readers  thousands of pipelined GETs whose responses are never read
+//	huge-headers  a header section that never ends, sent as fast as possible
+//	huge-lengths  a request declaring a 1 GB body
+//	endless-body  a chunked body that never ends, sent as fast as possible
 //	flood         connections past the cap, opened as fast as possible
 //
 // Usage: go run ./scripts/hostile -bin path/to/kvhttp [-attackers 2000] [-duration 20s]
@@ -60,8 +63,7 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Printf("%-13s %9d %10.0f %8.2f %8.2f %8.2f %8d %6d MiB %s\n", s.name, n,
-			res.normal.PerSecond(), ms(res.normal.Latency.Quantile(0.5)), ms(res.normal.Latency.Quantile(0.99)),
-			ms(res.normal.Latency.Max()), res.normal.Errors, res.peakRSS>>20, res.note)
+			res.normal.perSecond, res.normal.p50, res.normal.p99, res.normal.max, res.normal.errors, res.peakRSS>>20, res.note)
 	}
 }
 
@@ -83,6 +85,9 @@ var scenarios = []scenario{
 	{name: "slow-readers", attack: slowReader, describe: func(int64, int64, *loadgen.Histogram) string {
 		return "each left 5,000 responses unread (the write timeout, 30 s, cuts them)"
 	}},
+	{name: "huge-headers", attack: hugeHeaders, describe: cutNote("refused with 431 at 16 KiB")},
+	{name: "huge-lengths", attack: hugeLength, describe: cutNote("refused with 413 before a byte of body")},
+	{name: "endless-body", attack: endlessBody, describe: cutNote("refused: 413 at 1 MiB, or 503 while the body budget is spent")},
 	{name: "flood", flood: true, serve: []string{"--max-conns", "1000"}, describe: func(_ int64, refused int64, h *loadgen.Histogram) string {
 		return fmt.Sprintf("%d refused past the cap of 1000, 503 in p50 %.2f ms, p99 %.2f ms", refused, ms(h.Quantile(0.5)), ms(h.Quantile(0.99)))
 	}},
@@ -94,9 +99,42 @@ func cutNote(what string) func(int64, int64, *loadgen.Histogram) string {
 
 // result is what a scenario measured.
 type result struct {
-	normal  *loadgen.Result
+	normal  *normalResult
 	peakRSS int64
 	note    string
+}
+
+// benchKeys is the keyspace the normal clients read.
+const benchKeys = 1000
+
+// normalResult is what kvhttp bench reported for the normal clients.
+type normalResult struct {
+	perSecond     float64
+	p50, p99, max float64 // milliseconds
+	errors        int64
+}
+
+var (
+	benchRate    = regexp.MustCompile(`([0-9.]+) requests/s, ([0-9]+) errors`)
+	benchLatency = regexp.MustCompile(`p50 ([0-9.]+) .* p99 ([0-9.]+) .* max ([0-9.]+)`)
+)
+
+// benchProcess runs the normal clients: kvhttp bench reading random keys
+// of the loaded keyspace for d, over conns connections.
+func benchProcess(bin, addr string, conns int, d time.Duration) (*normalResult, error) {
+	out, err := exec.Command(bin, "bench", "--addr", addr, "-t", "get", "-c", strconv.Itoa(conns),
+		"-d", d.String(), "--keys", strconv.Itoa(benchKeys), "--no-load").Output()
+	rate, lat := benchRate.FindSubmatch(out), benchLatency.FindSubmatch(out)
+	if rate == nil || lat == nil {
+		return nil, fmt.Errorf("kvhttp bench: %w: %s", err, out)
+	}
+	r := &normalResult{}
+	r.perSecond, _ = strconv.ParseFloat(string(rate[1]), 64)
+	r.errors, _ = strconv.ParseInt(string(rate[2]), 10, 64)
+	r.p50, _ = strconv.ParseFloat(string(lat[1]), 64)
+	r.p99, _ = strconv.ParseFloat(string(lat[2]), 64)
+	r.max, _ = strconv.ParseFloat(string(lat[3]), 64)
+	return r, nil
 }
 
 func run(bin string, s scenario, attackers, normal int, d time.Duration) (*result, error) {
@@ -105,7 +143,7 @@ func run(bin string, s scenario, attackers, normal int, d time.Duration) (*resul
 		return nil, err
 	}
 	defer srv.stop()
-	cfg := loadgen.Config{Addr: addr, Test: loadgen.TestGet, Conns: normal, Keys: 1000}
+	cfg := loadgen.Config{Addr: addr, Test: loadgen.TestGet, Conns: normal, Keys: benchKeys}
 	if err := loadgen.Load(context.Background(), cfg); err != nil {
 		return nil, err
 	}
@@ -115,14 +153,14 @@ func run(bin string, s scenario, attackers, normal int, d time.Duration) (*resul
 		cut      atomic.Int64
 		refused  atomic.Int64
 		refusal  = &refusals{}
-		normalCh = make(chan *loadgen.Result, 1)
+		normalCh = make(chan *normalResult, 1)
 		errCh    = make(chan error, 1)
 	)
+	// The normal clients are another process (kvhttp bench), so that the
+	// attackers' goroutines do not starve them in this one's scheduler.
 	startNormal := func() {
 		go func() {
-			c := cfg
-			c.Duration = d
-			r, err := loadgen.Run(context.Background(), c)
+			r, err := benchProcess(bin, addr, normal, d)
 			if err != nil {
 				errCh <- err
 				return
@@ -218,6 +256,36 @@ func slowHeaders(ctx context.Context, c net.Conn) error {
 
 func slowBody(ctx context.Context, c net.Conn) error {
 	return trickle(ctx, c, "POST /import HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n", func(int) string { return "k" })
+}
+
+// flooding writes head, then rest again and again as fast as the server
+// reads, until the server refuses and closes.
+func flooding(c net.Conn, head, rest string) error {
+	if _, err := c.Write([]byte(head)); err != nil {
+		return err
+	}
+	b := []byte(rest)
+	for {
+		if _, err := c.Write(b); err != nil {
+			return err
+		}
+	}
+}
+
+// hugeHeaders sends a header section that never ends.
+func hugeHeaders(ctx context.Context, c net.Conn) error {
+	return flooding(c, "GET / HTTP/1.1\r\nHost: a\r\n", "X-Filler: "+strings.Repeat("h", 1000)+"\r\n")
+}
+
+// hugeLength declares a 1 GB body.
+func hugeLength(ctx context.Context, c net.Conn) error {
+	return flooding(c, "PUT /kv/huge HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000\r\n\r\n", strings.Repeat("b", 4096))
+}
+
+// endlessBody sends a chunked body that never ends.
+func endlessBody(ctx context.Context, c net.Conn) error {
+	return flooding(c, "POST /import HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"1000\r\n"+strings.Repeat("k", 4096)+"\r\n")
 }
 
 // slowReader pipelines 5,000 GETs, about 750 KB of responses (more than
