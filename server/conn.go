@@ -20,9 +20,11 @@ const (
 	lingerBytes   = 256 << 10
 )
 
-// conn serves one connection. Everything here runs on the connection's own
+// conn serves one connection. Everything here runs on the connection's
 // goroutine (serve), except idle and nc.Close, which the Server uses to
-// close it.
+// close it. A connection idle for parkAfter is parked (see parker): its
+// goroutine ends and its buffers go; a new goroutine resumes it when its
+// client sends again.
 type conn struct {
 	srv    *Server
 	nc     net.Conn
@@ -39,9 +41,14 @@ type conn struct {
 	// slow client cannot extend it a byte at a time.
 	phase    wire.ConnState
 	phaseReq uint64
+	phaseEnd time.Time // when the phase's timeout passes
 	requests uint64
 	eof      bool
+	fd       int // the socket's descriptor while parked
 }
+
+// errPark: the connection has been idle for parkAfter and may be parked.
+var errPark = errors.New("server: idle, to park")
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc}
@@ -54,11 +61,34 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
-// serve is the connection's loop: parse what has arrived, answer it, write
-// the answers when nothing more is ready, read more.
+// serve runs the connection until it ends or is parked.
 func (c *conn) serve() {
-	defer c.srv.forget(c)
-	defer c.cancel()
+	if !c.loop() {
+		c.end()
+	}
+}
+
+// resume serves a parked connection whose client has sent again.
+func (c *conn) resume() {
+	c.idle.Store(false)
+	if c.nc.SetReadDeadline(c.phaseEnd) != nil {
+		c.nc.Close()
+		c.end()
+		return
+	}
+	c.serve()
+}
+
+// end lets go of a connection that is closed.
+func (c *conn) end() {
+	c.cancel()
+	c.srv.forget(c)
+}
+
+// loop is the connection's loop: parse what has arrived, answer it, write
+// the answers when nothing more is ready, read more. It returns true if the
+// connection was parked, false once it is closed.
+func (c *conn) loop() (parked bool) {
 	for {
 		r, err := c.wc.NextRequest()
 		switch {
@@ -67,14 +97,21 @@ func (c *conn) serve() {
 			if c.w.aborted {
 				c.flush() // earlier responses, if any
 				c.nc.Close()
-				return
+				return false
 			}
 			if len(c.out) >= flushAt && c.flush() != nil {
 				c.nc.Close()
-				return
+				return false
 			}
 		case errors.Is(err, wire.ErrNeedMore):
-			if err := c.fill(); err != nil {
+			err := c.fill()
+			if errors.Is(err, errPark) {
+				if c.park() {
+					return true
+				}
+				err = c.nc.SetReadDeadline(c.phaseEnd)
+			}
+			if err != nil {
 				// A 408 is a refusal like any other; the rest (the
 				// client vanished, idle timeout, shutdown) ends quietly.
 				var pe *wire.ProtocolError
@@ -84,17 +121,28 @@ func (c *conn) serve() {
 				} else {
 					c.nc.Close()
 				}
-				return
+				return false
 			}
 		case errors.Is(err, io.EOF):
 			c.close()
-			return
+			return false
 		default:
 			c.refuse(err)
 			c.close()
-			return
+			return false
 		}
 	}
+}
+
+// park hands the idle connection to the server's parker, first letting go
+// of its buffers: they are allocated again when it resumes.
+func (c *conn) park() bool {
+	if c.wc.Buffered() > 0 {
+		return false
+	}
+	c.wc.ReleaseBuffer()
+	c.out, c.w.body, c.w.header = nil, nil, wire.Header{}
+	return c.srv.parker.park(c)
 }
 
 // handle answers one request into c.out.
@@ -206,7 +254,13 @@ func (c *conn) fill() error {
 	}
 	if phase != c.phase || c.phaseReq != c.requests {
 		c.phase, c.phaseReq = phase, c.requests
-		if err := c.nc.SetReadDeadline(time.Now().Add(c.timeout(phase))); err != nil {
+		now := time.Now()
+		c.phaseEnd = now.Add(c.timeout(phase))
+		deadline := c.phaseEnd
+		if phase == wire.StateIdle && c.srv.parker != nil && c.srv.parkAfter() < c.timeout(phase) {
+			deadline = now.Add(c.srv.parkAfter()) // then errPark
+		}
+		if err := c.nc.SetReadDeadline(deadline); err != nil {
 			return err
 		}
 	}
@@ -224,6 +278,9 @@ func (c *conn) fill() error {
 	case err != nil && n == 0:
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
+			if phase == wire.StateIdle && time.Now().Before(c.phaseEnd) {
+				return errPark
+			}
 			if perr := c.wc.TimedOut(); perr != nil {
 				return perr
 			}
@@ -255,9 +312,6 @@ func (c *conn) flush() error {
 		c.out = nil
 	}
 	c.out = c.out[:0]
-	if c.wc.State() == wire.StateIdle {
-		c.wc.ReleaseBuffer()
-	}
 	if err != nil {
 		return fmt.Errorf("server: write: %w", err)
 	}

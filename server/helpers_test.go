@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -47,6 +48,11 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 func (c *countingConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite() }
+
+// SyscallConn lets the server park the connection.
+func (c *countingConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(*net.TCPConn).SyscallConn()
+}
 
 // start serves h on a loopback port; configure may adjust the server first.
 func start(t *testing.T, h Handler, configure func(*Server)) (*Server, string, *countingListener) {

@@ -51,7 +51,13 @@ type Server struct {
 	// slog.Default().
 	Logger *slog.Logger
 
+	// parkAfterIdle is how long a connection waits for a request on its
+	// goroutine before it is parked; zero means DefaultParkAfter. Tests
+	// shorten it.
+	parkAfterIdle time.Duration
+
 	clock     clock
+	parker    *parker // nil where parking is not supported
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
@@ -67,8 +73,16 @@ func (s *Server) init() {
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.parker = newParker(s)
 	})
 }
+
+// defaultParkAfter is how long an idle connection keeps its goroutine: long
+// enough that a client between requests does not pay for parking, short
+// enough that thousands of idle connections cost little.
+const defaultParkAfter = time.Second
+
+func (s *Server) parkAfter() time.Duration { return durationOr(s.parkAfterIdle, defaultParkAfter) }
 
 func durationOr(d, def time.Duration) time.Duration {
 	if d <= 0 {
@@ -207,6 +221,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		if s.closeIdle() == 0 {
+			s.parker.stop()
 			return nil
 		}
 		select {
@@ -225,6 +240,7 @@ func (s *Server) Close() error {
 	s.shutdown.Store(true)
 	s.closeListeners()
 	s.cancel()
+	s.parker.stop()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.nc.Close()
@@ -245,6 +261,7 @@ func (s *Server) closeListeners() {
 // closeIdle closes the connections waiting for a request and returns how
 // many connections remain.
 func (s *Server) closeIdle() int {
+	s.parker.closeAll()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {

@@ -64,9 +64,15 @@ func (c *ServerConn) FeedEOF() { c.in.eof = true }
 // Buffered returns how many received bytes are not parsed yet.
 func (c *ServerConn) Buffered() int { return c.in.w - c.in.r }
 
-// ReleaseBuffer lets go of the receive buffer if it holds nothing, so that
-// an idle connection costs no buffer memory.
-func (c *ServerConn) ReleaseBuffer() { c.in.release() }
+// ReleaseBuffer lets go of the receive buffer if it holds nothing and,
+// between requests, of the last request's header memory, so that an idle
+// connection costs no buffer memory. Both are allocated again as needed.
+func (c *ServerConn) ReleaseBuffer() {
+	c.in.release()
+	if c.state == StateIdle {
+		c.req = Request{}
+	}
+}
 
 // NextRequest parses the next request head. It returns ErrNeedMore until the
 // head has arrived, io.EOF once the connection is done (the client closed

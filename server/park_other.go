@@ -1,0 +1,14 @@
+//go:build !linux
+
+package server
+
+// parker is Linux-only (epoll): elsewhere idle connections wait on their
+// goroutines, and these do nothing.
+type parker struct{}
+
+func newParker(*Server) *parker { return nil }
+
+func (p *parker) park(*conn) bool { return false }
+func (p *parker) closeAll()       {}
+func (p *parker) stop()           {}
+func (p *parker) count() int      { return 0 }
