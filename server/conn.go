@@ -18,6 +18,9 @@ const (
 	maxKeptBuffer = 64 << 10 // larger buffers are dropped after use
 	lingerTimeout = 500 * time.Millisecond
 	lingerBytes   = 256 << 10
+	// bulkAfter is how many requests from one read a connection answers
+	// before it must take turns (see Server.bulk).
+	bulkAfter = 64
 )
 
 // conn serves one connection. Everything here runs on the connection's
@@ -45,6 +48,9 @@ type conn struct {
 	requests uint64
 	eof      bool
 	fd       int // the socket's descriptor while parked
+
+	sinceRead int  // requests answered since the last read
+	bulk      bool // holds a turn (Server.bulk)
 }
 
 // errPark: the connection has been idle for parkAfter and may be parked.
@@ -81,6 +87,7 @@ func (c *conn) resume() {
 
 // end lets go of a connection that is closed.
 func (c *conn) end() {
+	c.endTurn()
 	c.cancel()
 	c.srv.forget(c)
 }
@@ -93,6 +100,10 @@ func (c *conn) loop() (parked bool) {
 		r, err := c.wc.NextRequest()
 		switch {
 		case err == nil:
+			if c.sinceRead++; c.sinceRead > bulkAfter && !c.takeTurn() {
+				c.nc.Close()
+				return false
+			}
 			c.handle(r)
 			if c.w.aborted {
 				c.flush() // earlier responses, if any
@@ -145,6 +156,32 @@ func (c *conn) park() bool {
 	return c.srv.parker.park(c)
 }
 
+// takeTurn waits for one of the server's turns for bulk work: a client
+// that pipelines many requests per read (or never reads its responses)
+// then shares the CPU with a few others like it, instead of queueing
+// ahead of every client that sends one request at a time. It reports
+// false if the server closed meanwhile.
+func (c *conn) takeTurn() bool {
+	if c.bulk {
+		return true
+	}
+	select {
+	case c.srv.bulk <- struct{}{}:
+		c.bulk = true
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// endTurn gives the turn back, before anything that may block.
+func (c *conn) endTurn() {
+	if c.bulk {
+		<-c.srv.bulk
+		c.bulk = false
+	}
+}
+
 // handle answers one request into c.out.
 func (c *conn) handle(r *wire.Request) {
 	c.requests++
@@ -157,8 +194,7 @@ func (c *conn) handle(r *wire.Request) {
 		c.run()
 	}
 	c.discardBody()
-	var pe *wire.ProtocolError
-	if errors.As(c.body.err, &pe) {
+	if pe, ok := errors.AsType[*wire.ProtocolError](c.body.err); ok {
 		// The body was refused: that answer wins over the handler's, or
 		// ends a streamed one.
 		c.w.Abort()
@@ -270,6 +306,7 @@ func (c *conn) fill() error {
 	}
 	n, err := c.nc.Read(c.wc.Space(readChunk))
 	c.wc.Received(n)
+	c.sinceRead = 0
 	switch {
 	case errors.Is(err, io.EOF):
 		c.eof = true
@@ -303,6 +340,7 @@ func (c *conn) timeout(phase wire.ConnState) time.Duration {
 
 // flush writes every pending response in one write.
 func (c *conn) flush() error {
+	c.endTurn()
 	if len(c.out) == 0 {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -56,8 +57,11 @@ type Server struct {
 	// shorten it.
 	parkAfterIdle time.Duration
 
-	clock     clock
-	parker    *parker // nil where parking is not supported
+	clock  clock
+	parker *parker // nil where parking is not supported
+	// bulk holds the turns for bulk work: connections past bulkAfter
+	// requests from one read hold one while they answer (see takeTurn).
+	bulk      chan struct{}
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
@@ -74,6 +78,7 @@ func (s *Server) init() {
 		s.conns = map[*conn]struct{}{}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.parker = newParker(s)
+		s.bulk = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	})
 }
 
