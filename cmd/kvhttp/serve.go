@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -43,6 +45,7 @@ then the store is closed.`,
 	f.Int("max-list-limit", api.DefaultMaxListLimit, "most keys per listing page a client may ask for")
 	f.Int("max-conns", server.DefaultMaxConns, "most concurrent connections (503 beyond)")
 	f.Int64("max-body-memory", api.DefaultMaxBodyMemory, "most bytes of request bodies held in memory at once, all connections together (503 beyond)")
+	f.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	return cmd
 }
 
@@ -57,7 +60,15 @@ func serve(cmd *cobra.Command, _ []string) error {
 	maxListLimit, _ := f.GetInt("max-list-limit")
 	maxConns, _ := f.GetInt("max-conns")
 	maxBodyMemory, _ := f.GetInt64("max-body-memory")
+	cpuprofile, _ := f.GetString("cpuprofile")
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	if cpuprofile != "" {
+		stopProfile, err := startCPUProfile(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 
 	st, err := boltstore.Open(dir, nil)
 	if err != nil {
@@ -105,4 +116,21 @@ func serve(cmd *cobra.Command, _ []string) error {
 		log.Info("stopped")
 	}
 	return err
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
