@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -46,12 +47,29 @@ type Options struct {
 }
 
 // Store is a store.Item collection kept in one bbolt file. Its methods
-// are safe for concurrent use; writes are serialized by bbolt and each one
-// returns only after its commit is on disk.
+// are safe for concurrent use. Put and Delete go through one committer
+// goroutine that commits concurrent writes together (see Group commit in
+// the package documentation); each returns only after the commit holding
+// it is on disk.
 type Store struct {
-	db     *bolt.DB
-	path   string
+	db   *bolt.DB
+	path string
+
+	// closed is set once, by Close, while holding mu exclusively; writers
+	// check it and send on queue while holding mu shared, so none sends
+	// after Close has closed queue. Reads check it without mu.
+	mu     sync.RWMutex
 	closed atomic.Bool
+	queue  chan *writeOp
+	// stopped is closed when the committer has returned, having committed
+	// everything queued before Close.
+	stopped chan struct{}
+	// commitTx runs one batch transaction: db.Update, which tests replace
+	// to make commits fail.
+	commitTx func(func(*bolt.Tx) error) error
+	commits  atomic.Uint64 // batch transactions run, for tests and benchmarks
+
+	closeOnce sync.Once
 }
 
 // Open opens the store in dir, creating dir (mode 0700) and the data file
@@ -63,6 +81,17 @@ type Store struct {
 // store's marker, Open fails with an error wrapping store.ErrCorrupt and
 // leaves the file untouched. Both errors name the file's path.
 func Open(dir string, opts *Options) (*Store, error) {
+	s, err := open(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.start()
+	return s, nil
+}
+
+// open opens the store in dir as Open does, but does not start the
+// committer.
+func open(dir string, opts *Options) (*Store, error) {
 	timeout := DefaultLockTimeout
 	if opts != nil && opts.LockTimeout > 0 {
 		timeout = opts.LockTimeout
@@ -80,7 +109,13 @@ func Open(dir string, opts *Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	return &Store{
+		db:       db,
+		path:     path,
+		queue:    make(chan *writeOp, queueLen),
+		stopped:  make(chan struct{}),
+		commitTx: db.Update,
+	}, nil
 }
 
 // openError translates an error from bolt.Open into the store's terms.
@@ -154,18 +189,27 @@ func checkFormat(tx *bolt.Tx, meta *bolt.Bucket) error {
 // Path returns the path of the data file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the data file and releases its lock. Calls in flight finish
-// first; later calls fail with an error wrapping store.ErrClosed. Closing a
-// closed Store returns nil. Close must not be called from a List callback,
-// which runs inside a transaction that Close waits for.
+// Close closes the data file and releases its lock. Calls that start
+// later fail with an error wrapping store.ErrClosed. Calls in flight
+// finish first: a write waiting for room in the committer's queue gets in
+// (or gives up with its context's error), every queued write is committed
+// and its writer told the outcome, then the committer stops and the file
+// is closed. Closing a closed Store returns nil (after the first Close has
+// finished, if it is still running). Close must not be called from a List
+// callback, which runs inside a transaction that Close waits for.
 func (s *Store) Close() error {
-	if !s.closed.CompareAndSwap(false, true) {
-		return nil
-	}
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("boltstore: close %s: %w", s.path, err)
-	}
-	return nil
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed.Store(true)
+		close(s.queue)
+		s.mu.Unlock()
+		<-s.stopped
+		if cerr := s.db.Close(); cerr != nil {
+			err = fmt.Errorf("boltstore: close %s: %w", s.path, cerr)
+		}
+	})
+	return err
 }
 
 // ready reports why a call must not start: a done context or a closed Store.

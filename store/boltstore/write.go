@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"kvhttp/store"
 )
@@ -16,7 +17,11 @@ import (
 //
 // Every applied write gets a new version from a counter in the file, so a
 // key never sees the same version twice, even across Delete. Put returns
-// after the commit has been fsynced.
+// after the commit holding the write has been fsynced; concurrent writes
+// share commits (see Group commit in the package documentation), and a
+// write queued before another one is applied before it. ctx is honoured only until the write is queued: Put
+// then waits for the commit, so that a nil error always means the write is
+// on disk and an error always means it was not applied.
 func (s *Store) Put(ctx context.Context, key, value, contentType []byte, cond store.Cond) (store.Result, error) {
 	if err := s.ready(ctx); err != nil {
 		return store.Result{}, fail("put", err)
@@ -24,19 +29,20 @@ func (s *Store) Put(ctx context.Context, key, value, contentType []byte, cond st
 	if err := checkKey(key, contentType); err != nil {
 		return store.Result{}, fail("put", err)
 	}
-	// Encode before taking bbolt's writer lock; the version is set inside.
-	rec := appendRecord(make([]byte, 0, recordLen(contentType, value)), 0, contentType, value)
-	var res store.Result
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(dataBucket)
-		old := b.Get(key)
-		if err := checkCond(old, cond); err != nil {
-			return err
-		}
-		v, err := putRecord(b, key, rec)
-		res = store.Result{Version: v, Created: old == nil}
-		return err
-	})
+	// What bbolt would reject inside the batch is rejected here, before a
+	// version is drawn for it.
+	n := recordLen(contentType, value)
+	switch {
+	case len(key) > bolt.MaxKeySize:
+		return store.Result{}, fail("put", berrors.ErrKeyTooLarge)
+	case int64(n) > bolt.MaxValueSize:
+		return store.Result{}, fail("put", berrors.ErrValueTooLarge)
+	}
+	op := getOp()
+	op.key, op.cond = key, cond
+	// Encode before queueing; the committer sets the version.
+	op.rec = appendRecord(op.rec[:0], 0, contentType, value)
+	res, err := s.write(ctx, op)
 	if err != nil {
 		return store.Result{}, fail("put", err)
 	}
@@ -46,7 +52,8 @@ func (s *Store) Put(ctx context.Context, key, value, contentType []byte, cond st
 // Delete removes key if cond holds, checking and deleting in one
 // transaction. Always and IfPresent fail with an error wrapping
 // store.ErrNotFound when key is absent; IfVersion as for Put. IfAbsent is
-// rejected. Delete returns after the commit has been fsynced.
+// rejected. Delete returns after the commit holding it has been fsynced,
+// and treats ctx as Put does.
 func (s *Store) Delete(ctx context.Context, key []byte, cond store.Cond) error {
 	if err := s.ready(ctx); err != nil {
 		return fail("delete", err)
@@ -60,21 +67,17 @@ func (s *Store) Delete(ctx context.Context, key []byte, cond store.Cond) error {
 	case store.Always:
 		cond.Kind = store.IfPresent // deleting nothing is reported
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(dataBucket)
-		if err := checkCond(b.Get(key), cond); err != nil {
-			return err
-		}
-		return b.Delete(key)
-	})
-	if err != nil {
+	op := getOp()
+	op.key, op.cond, op.del = key, cond, true
+	if _, err := s.write(ctx, op); err != nil {
 		return fail("delete", err)
 	}
 	return nil
 }
 
-// PutAll stores every item unconditionally in one transaction: all of them
-// or, on any error, none. Items are checked before anything is written; a
+// PutAll stores every item unconditionally in one transaction of its own,
+// not through the committer: all of them or, on any error, none. bbolt
+// runs it between two of the committer's transactions. Items are checked before anything is written; a
 // later item with the same key as an earlier one wins. Each item gets its
 // own new version; the Version field of items is ignored. An empty batch
 // writes nothing.
