@@ -1,5 +1,5 @@
 # Everyday tasks. CI runs .ci/run.
-.PHONY: all fmt vet lint test bench fuzz
+.PHONY: all fmt vet lint test bench peers fuzz
 
 all: fmt vet test
 
@@ -18,6 +18,10 @@ test:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
+
+# kvhttp against net/http and fasthttp peers with wrk (about ten minutes).
+peers:
+	bench/run.sh
 
 # An execution count: duration-based -fuzztime can fail spuriously in Go 1.26.
 FUZZTIME ?= 3000000x
