@@ -8,7 +8,11 @@
 #   seconds-per-run  wrk duration of each run (default 10; env SECS)
 #   rounds           rounds, interleaved (default 3; env ROUNDS)
 #   modes            any of: get pipeline put idle (default all; env MODES)
-#   servers          any of: kvhttp nethttp fasthttp (default all; env SERVERS)
+#   servers          any of: kvhttp nethttp fasthttp redis (default all, redis
+#                    when redis-server and redis-benchmark are installed;
+#                    env SERVERS). redis takes part in the put mode only:
+#                    redis-server --appendonly yes --appendfsync always, driven
+#                    by redis-benchmark -t set -c 64 -d 64 over 10,000 keys
 #   Lists are separated by spaces or commas. Env IDLE_CONNS (default 10000)
 #   and SETTLE (default 5s) tune the idle mode.
 #
@@ -46,7 +50,11 @@ root=$(cd "$here/.." && pwd)
 secs=${1:-${SECS:-10}}
 rounds=${2:-${ROUNDS:-3}}
 modes=${3:-${MODES:-get pipeline put idle}}
-servers=${4:-${SERVERS:-kvhttp nethttp fasthttp}}
+default_servers="kvhttp nethttp fasthttp"
+if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
+  default_servers+=" redis"
+fi
+servers=${4:-${SERVERS:-$default_servers}}
 modes=${modes//,/ }
 servers=${servers//,/ }
 idle_conns=${IDLE_CONNS:-10000}
@@ -58,7 +66,7 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "rounds must be a positive integer: $rounds"
 [[ $idle_conns =~ ^[1-9][0-9]*$ ]] || die "IDLE_CONNS must be a positive integer: $idle_conns"
 for m in $modes; do [[ $m =~ ^(get|pipeline|put|idle)$ ]] || die "unknown mode: $m"; done
-for s in $servers; do [[ $s =~ ^(kvhttp|nethttp|fasthttp)$ ]] || die "unknown server: $s"; done
+for s in $servers; do [[ $s =~ ^(kvhttp|nethttp|fasthttp|redis)$ ]] || die "unknown server: $s"; done
 if [[ -z ${modes// /} || -z ${servers// /} ]]; then die "no modes or no servers"; fi
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 command -v go >/dev/null || die "go is not installed"
@@ -111,6 +119,11 @@ start_server() {
   addr=127.0.0.1:$port
   case $name in
     kvhttp) cmd=("$tmp/kvhttp" serve --addr "$addr" --data "$tmp/data-$name" --max-conns $((idle_conns + 1000))) ;;
+    redis)
+      mkdir -p "$tmp/data-redis"
+      cmd=(redis-server --port "$port" --bind 127.0.0.1 --dir "$tmp/data-redis" --save ''
+        --appendonly yes --appendfsync always --daemonize no)
+      ;;
     *) cmd=("$tmp/$name" -addr "$addr" -data "$tmp/data-$name") ;;
   esac
   "${cmd[@]}" 2>>"$tmp/$name.log" &
@@ -172,6 +185,7 @@ LUA
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version | cut -d' ' -f3), $(wrk -v 2>/dev/null | head -1 | cut -d' ' -f1-2), open files $(ulimit -n)"
 for name in $servers; do
+  [ "$name" = redis ] && continue # written to by redis-benchmark itself
   start_server "$name"
   "$tmp/load" -addr "$addr" -keys "$keys" -size "$size" -c 64 2>&1 | sed "s/^/$name /"
   stop_server
@@ -181,8 +195,19 @@ done
 for round in $(seq "$rounds"); do
   for mode in $modes; do
     for name in $servers; do
+      [[ $name = redis && $mode != put ]] && continue
       start_server "$name"
-      if [ "$mode" = idle ]; then
+      if [ "$name" = redis ]; then
+        # The same durable write, Redis' way: SET of 64-byte values over
+        # 64 connections, every write fsynced before its reply.
+        out=$(redis-benchmark -h 127.0.0.1 -p "${addr##*:}" -t set -c "$conns" -d "$size" -r "$keys" \
+          -n $((secs * 30000)) --csv 2>/dev/null | grep '^"SET"')
+        rps=$(awk -F'"' '{print $4}' <<<"$out")
+        p99=$(awk -F'"' '{print $14}' <<<"$out")
+        if [[ -z $rps || -z $p99 ]]; then die "cannot read redis-benchmark's output: $out"; fi
+        echo "$mode $name $round $rps $p99 0" >>"$tmp/results"
+        printf 'round %d  %-8s  %-8s  %10.0f req/s  p99 %8.2f ms\n' "$round" "$mode" "$name" "$rps" "$p99"
+      elif [ "$mode" = idle ]; then
         out=$("$tmp/idle" -addr "$addr" -pid "$pid" -n "$idle_conns" -settle "$settle")
         bytes=$(sed -n 's/.*per_conn_bytes=\(-\{0,1\}[0-9]*\).*/\1/p' <<<"$out")
         [ -n "$bytes" ] || die "no per_conn_bytes in: $out"
