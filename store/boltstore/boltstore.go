@@ -69,6 +69,8 @@ type Store struct {
 	commitTx func(func(*bolt.Tx) error) error
 	commits  atomic.Uint64 // batch transactions run, for tests and benchmarks
 
+	snaps *snapshots // read transactions shared by Gets
+
 	closeOnce sync.Once
 }
 
@@ -115,6 +117,7 @@ func open(dir string, opts *Options) (*Store, error) {
 		queue:    make(chan *writeOp, queueLen),
 		stopped:  make(chan struct{}),
 		commitTx: db.Update,
+		snaps:    newSnapshots(),
 	}, nil
 }
 
@@ -205,6 +208,10 @@ func (s *Store) Close() error {
 		close(s.queue)
 		s.mu.Unlock()
 		<-s.stopped
+		// bbolt's Close waits for read transactions: end the snapshots,
+		// and begin none again.
+		s.snaps.writing.Add(1)
+		s.snaps.endAll()
 		if cerr := s.db.Close(); cerr != nil {
 			err = fmt.Errorf("boltstore: close %s: %w", s.path, cerr)
 		}

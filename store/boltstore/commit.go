@@ -180,7 +180,7 @@ func (s *Store) runBatch(batch []*writeOp) (err error) {
 			}
 		}
 	}()
-	return s.commitTx(func(tx *bolt.Tx) error {
+	return s.update(s.commitTx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(dataBucket)
 		for _, op := range batch {
 			op.apply(b)

@@ -32,8 +32,7 @@ func (s *Store) Get(ctx context.Context, key, buf []byte) (store.Item, error) {
 		return store.Item{}, fail("get", store.ErrEmptyKey)
 	}
 	var it store.Item
-	err := s.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(dataBucket).Get(key)
+	err := s.lookup(key, func(raw []byte) error {
 		if raw == nil {
 			return store.ErrNotFound
 		}

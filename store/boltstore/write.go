@@ -101,7 +101,7 @@ func (s *Store) PutAll(ctx context.Context, items []store.Item) error {
 	for _, it := range items {
 		arena = appendRecord(arena, 0, it.ContentType, it.Value)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(s.db.Update, func(tx *bolt.Tx) error {
 		b := tx.Bucket(dataBucket)
 		off := 0
 		for i, it := range items {
