@@ -167,15 +167,24 @@ func BenchmarkServeGetPipelined16(b *testing.B) { benchServe(b, boltWithKey(b), 
 // the server's and the API's share of a request.
 func BenchmarkServeGetMemory(b *testing.B) { benchServe(b, newOneKey(), 1) }
 
-// TestServeGetAllocs: the request path (parse, route, store read, write
-// the response) allocates nothing per request of its own; bbolt's read
-// transaction is the only allocation left on a GET (BenchmarkServeGet).
+// TestServeGetAllocs: a GET allocates nothing per request, through the
+// whole request path (parse, route, store read, response written), over a
+// store in memory and over bbolt.
 func TestServeGetAllocs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs a benchmark")
+		t.Skip("runs benchmarks")
 	}
-	r := testing.Benchmark(func(b *testing.B) { benchServe(b, newOneKey(), 1) })
-	if got := r.AllocsPerOp(); got != 0 {
-		t.Errorf("GET /kv/{key}: got %d allocs per request (%d B); want 0", got, r.AllocedBytesPerOp())
+	stores := []struct {
+		name string
+		open func(*testing.B) api.Store
+	}{
+		{"memory", func(*testing.B) api.Store { return newOneKey() }},
+		{"bbolt", boltWithKey},
+	}
+	for _, st := range stores {
+		r := testing.Benchmark(func(b *testing.B) { benchServe(b, st.open(b), 1) })
+		if got := r.AllocsPerOp(); got != 0 {
+			t.Errorf("GET /kv/{key} over %s: got %d allocs per request (%d B); want 0", st.name, got, r.AllocedBytesPerOp())
+		}
 	}
 }
