@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,10 +18,15 @@ import (
 	"kvhttp/api"
 	"kvhttp/server"
 	"kvhttp/store/boltstore"
+	"kvhttp/store/redisstore"
 	"kvhttp/wire"
 )
 
 var _ api.Store = (*boltstore.Store)(nil)
+
+// redisPasswordEnv names the variable that holds the Redis password, kept
+// out of the command line where any user could read it.
+const redisPasswordEnv = "KVHTTP_REDIS_PASSWORD"
 
 // shutdownGrace bounds a graceful shutdown before connections are cut.
 const shutdownGrace = 30 * time.Second
@@ -28,16 +34,21 @@ const shutdownGrace = 30 * time.Second
 func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the server on the embedded store",
+		Short: "Run the server on the embedded store or on Redis",
 		Long: `Run the server, keeping data in a bbolt file in the data folder.
-Every write is on disk before it is acknowledged. SIGINT or SIGTERM stop
-the server gracefully: no new connections, requests in progress finish,
-then the store is closed.`,
+Every write is on disk before it is acknowledged. With --store redis, data
+lives in Redis or a Redis Cluster instead (see docs/SCALING.md; the
+password, if any, comes from $` + redisPasswordEnv + `). SIGINT or SIGTERM
+stop the server gracefully: no new connections, requests in progress
+finish, then the store is closed.`,
 		Args: args(0),
 		RunE: serve,
 	}
 	f := cmd.Flags()
+	f.String("store", "bolt", "storage backend: bolt (embedded, in --data) or redis")
 	f.String("data", "./data", "data folder (created if missing)")
+	f.String("redis-addrs", redisstore.DefaultAddr, "Redis server, or comma-separated cluster nodes (--store redis)")
+	f.Int("redis-wait-replicas", 0, "acknowledge a write once this many replicas have it (Redis WAIT; --store redis)")
 	f.Int64("max-body", wire.DefaultMaxBodyBytes, "largest request body in bytes, such as an import (413 beyond)")
 	f.Int("max-key", api.DefaultMaxKeyBytes, "longest key in bytes")
 	f.Int("max-value", api.DefaultMaxValueBytes, "largest value in bytes (413 beyond)")
@@ -70,9 +81,9 @@ func serve(cmd *cobra.Command, _ []string) error {
 		defer stopProfile()
 	}
 
-	st, err := boltstore.Open(dir, nil)
+	st, where, err := openStore(cmd, dir)
 	if err != nil {
-		return err // locked or unreadable: refuse to start, touch nothing
+		return err // locked, unreadable or unreachable: refuse to start, touch nothing
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -93,7 +104,7 @@ func serve(cmd *cobra.Command, _ []string) error {
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	log.Info("serving", "addr", l.Addr().String(), "data", st.Path())
+	log.Info("serving", append([]any{"addr", l.Addr().String()}, where...)...)
 
 	select {
 	case err = <-served: // the listener failed
@@ -116,6 +127,34 @@ func serve(cmd *cobra.Command, _ []string) error {
 		log.Info("stopped")
 	}
 	return err
+}
+
+// openStore opens the backend that --store names and returns it with the
+// attributes that say where its data is, for the log.
+func openStore(cmd *cobra.Command, dir string) (api.Store, []any, error) {
+	f := cmd.Flags()
+	switch kind, _ := f.GetString("store"); kind {
+	case "bolt":
+		st, err := boltstore.Open(dir, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, []any{"data", st.Path()}, nil
+	case "redis":
+		addrs, _ := f.GetString("redis-addrs")
+		replicas, _ := f.GetInt("redis-wait-replicas")
+		st, err := redisstore.Open(cmd.Context(), redisstore.Options{
+			Addrs:        strings.Split(addrs, ","),
+			Password:     os.Getenv(redisPasswordEnv),
+			WaitReplicas: replicas,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, []any{"store", "redis", "redis-addrs", addrs, "cluster", st.Cluster()}, nil
+	default:
+		return nil, nil, usageError{fmt.Errorf("--store %q: want bolt or redis", kind)}
+	}
 }
 
 // startCPUProfile profiles the process into path until the returned
