@@ -120,13 +120,15 @@ start_server() {
   case $name in
     kvhttp) cmd=("$tmp/kvhttp" serve --addr "$addr" --data "$tmp/data-$name" --max-conns $((idle_conns + 1000))) ;;
     redis)
-      mkdir -p "$tmp/data-redis"
+      # A fresh folder each time: nothing to load at start, and the
+      # append-only file does not grow from run to run.
+      rm -rf "$tmp/data-redis" && mkdir -p "$tmp/data-redis"
       cmd=(redis-server --port "$port" --bind 127.0.0.1 --dir "$tmp/data-redis" --save ''
         --appendonly yes --appendfsync always --daemonize no)
       ;;
     *) cmd=("$tmp/$name" -addr "$addr" -data "$tmp/data-$name") ;;
   esac
-  "${cmd[@]}" 2>>"$tmp/$name.log" &
+  "${cmd[@]}" >>"$tmp/$name.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi

@@ -4,7 +4,7 @@ package server
 
 import (
 	"errors"
-	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"sync"
 	"syscall"
@@ -126,11 +126,12 @@ func (p *parker) park(c *conn) bool {
 // collection.
 const collectAfter = 1024
 
-// collect asks for a garbage collection when many connections have parked
-// since the last one: the stacks of their ended goroutines go back to the
-// heap only at a collection (and to the system after it), and a server
-// that has just parked thousands of connections allocates too little to
-// start one soon.
+// collect asks for a garbage collection, and for the freed memory to go
+// back to the system, when many connections have parked since the last
+// collection: the stacks of their ended goroutines go back to the heap
+// only at a collection (and to the system only gradually after it), and a
+// server that has just parked thousands of connections allocates too
+// little to start one soon.
 func (p *parker) collect() {
 	if p.gcCycles == nil {
 		p.gcCycles = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
@@ -142,7 +143,7 @@ func (p *parker) collect() {
 	p.mu.Unlock()
 	collected := before.Kind() == metrics.KindUint64 && p.gcCycles[0].Value.Uint64() != before.Uint64()
 	if !collected && parks >= collectAfter {
-		runtime.GC()
+		debug.FreeOSMemory() // a collection, and the freed memory back to the system
 		metrics.Read(p.gcCycles)
 		collected = true
 	}
