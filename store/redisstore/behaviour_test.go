@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"kvhttp/store"
+	"kvhttp/store/redisstore/redistest"
 )
 
 // listKeys returns the keys List passes to fn.
@@ -30,9 +31,9 @@ func listKeys(t *testing.T, s *Store, opts store.ListOptions) []string {
 }
 
 func TestRecordLayout(t *testing.T) {
-	srv := startSingle(t)
-	raw := rawClient(t, []string{srv.addr}, false)
-	s := openTest(t, Options{Addrs: []string{srv.addr}, KeyPrefix: "p:", Buckets: 4})
+	addr := startSingle(t)
+	raw := rawClient(t, []string{addr}, false)
+	s := openTest(t, Options{Addrs: []string{addr}, KeyPrefix: "p:", Buckets: 4})
 	ctx := t.Context()
 	key := []byte("k")
 	b := bucketOf(key, 4)
@@ -83,9 +84,9 @@ func TestRecordLayout(t *testing.T) {
 }
 
 func TestReopen(t *testing.T) {
-	srv := startSingle(t)
-	raw := rawClient(t, []string{srv.addr}, false)
-	addrs := []string{srv.addr}
+	addr := startSingle(t)
+	raw := rawClient(t, []string{addr}, false)
+	addrs := []string{addr}
 	ctx := t.Context()
 	first := openTest(t, Options{Addrs: addrs, Buckets: 8})
 	if _, err := first.Put(ctx, []byte("k"), []byte("v"), nil, store.Cond{}); err != nil {
@@ -117,7 +118,7 @@ func TestReopen(t *testing.T) {
 }
 
 func TestOpenUnreachable(t *testing.T) {
-	port, err := freePort()
+	port, err := redistest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +129,8 @@ func TestOpenUnreachable(t *testing.T) {
 }
 
 func TestWaitReplicasTimeout(t *testing.T) {
-	srv := startSingle(t) // no replica: WAIT 1 always falls short
-	s := openTest(t, Options{Addrs: []string{srv.addr}, WaitReplicas: 1, WaitTimeout: 20 * time.Millisecond})
+	addr := startSingle(t) // no replica: WAIT 1 always falls short
+	s := openTest(t, Options{Addrs: []string{addr}, WaitReplicas: 1, WaitTimeout: 20 * time.Millisecond})
 	ctx := t.Context()
 
 	res, err := s.Put(ctx, []byte("k"), []byte("v"), nil, store.Cond{})
@@ -159,12 +160,8 @@ func TestWaitReplicasTimeout(t *testing.T) {
 
 func TestWaitReplicas(t *testing.T) {
 	primary := startSingle(t)
-	replica, err := startServer(t.TempDir(), "--replicaof", strings.Replace(primary.addr, ":", " ", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(replica.stop)
-	s := openTest(t, Options{Addrs: []string{primary.addr}, WaitReplicas: 1, WaitTimeout: 5 * time.Second})
+	replica := redistest.StartServer(t, "--replicaof", strings.Replace(primary, ":", " ", 1))
+	s := openTest(t, Options{Addrs: []string{primary}, WaitReplicas: 1, WaitTimeout: 5 * time.Second})
 	ctx := t.Context()
 	// The replica may still be syncing: the first write waits for it.
 	if _, err := s.Put(ctx, []byte("k"), []byte("v"), nil, store.Cond{}); err != nil {
@@ -174,7 +171,7 @@ func TestWaitReplicas(t *testing.T) {
 		t.Fatalf("PutAll: %v", err)
 	}
 	// What WAIT confirmed is on the replica.
-	rc := rawClient(t, []string{replica.addr}, false)
+	rc := rawClient(t, []string{replica}, false)
 	b := bucketOf([]byte("a"), s.Buckets())
 	if n, err := rc.Exists(ctx, s.layout.dataKey(b, []byte("a"))).Result(); err != nil || n != 1 {
 		t.Errorf("record of a on the replica: got %d, %v; want 1", n, err)
@@ -182,9 +179,9 @@ func TestWaitReplicas(t *testing.T) {
 }
 
 func TestScriptsReloaded(t *testing.T) {
-	srv := startSingle(t)
-	raw := rawClient(t, []string{srv.addr}, false)
-	s := openTest(t, Options{Addrs: []string{srv.addr}})
+	addr := startSingle(t)
+	raw := rawClient(t, []string{addr}, false)
+	s := openTest(t, Options{Addrs: []string{addr}})
 	ctx := t.Context()
 	steps := []struct {
 		name string
@@ -211,9 +208,9 @@ func TestScriptsReloaded(t *testing.T) {
 }
 
 func TestListFirstOfPrefix(t *testing.T) {
-	srv := startSingle(t)
-	raw := rawClient(t, []string{srv.addr}, false)
-	s := openTest(t, Options{Addrs: []string{srv.addr}})
+	addr := startSingle(t)
+	raw := rawClient(t, []string{addr}, false)
+	s := openTest(t, Options{Addrs: []string{addr}})
 	ctx := t.Context()
 	for _, k := range []string{"a", "a0", "ab", "b"} {
 		if _, err := s.Put(ctx, []byte(k), []byte(k), nil, store.Cond{}); err != nil {

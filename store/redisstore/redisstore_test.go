@@ -52,11 +52,11 @@ func flushAll(t *testing.T, c redis.UniversalClient) {
 }
 
 func TestSingle(t *testing.T) {
-	srv := startSingle(t)
-	raw := rawClient(t, []string{srv.addr}, false)
+	addr := startSingle(t)
+	raw := rawClient(t, []string{addr}, false)
 	storetest.Run(t, func(t *testing.T) api.Store {
 		flushAll(t, raw)
-		return openTest(t, Options{Addrs: []string{srv.addr}})
+		return openTest(t, Options{Addrs: []string{addr}})
 	})
 }
 
