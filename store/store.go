@@ -78,3 +78,16 @@ type ListOptions struct {
 	After  []byte // only keys strictly greater than After (a cursor)
 	Limit  int    // at most Limit items; 0 or less means no limit
 }
+
+// CheckKey rejects what no backend stores: an empty key
+// (ErrEmptyKey) or a content type over MaxContentTypeLen
+// (ErrContentTypeTooLong).
+func CheckKey(key, contentType []byte) error {
+	if len(key) == 0 {
+		return ErrEmptyKey
+	}
+	if len(contentType) > MaxContentTypeLen {
+		return ErrContentTypeTooLong
+	}
+	return nil
+}

@@ -26,7 +26,7 @@ func (s *Store) Put(ctx context.Context, key, value, contentType []byte, cond st
 	if err := s.ready(ctx); err != nil {
 		return store.Result{}, fail("put", err)
 	}
-	if err := checkKey(key, contentType); err != nil {
+	if err := store.CheckKey(key, contentType); err != nil {
 		return store.Result{}, fail("put", err)
 	}
 	// What bbolt would reject inside the batch is rejected here, before a
@@ -87,7 +87,7 @@ func (s *Store) PutAll(ctx context.Context, items []store.Item) error {
 	}
 	size := 0
 	for i, it := range items {
-		if err := checkKey(it.Key, it.ContentType); err != nil {
+		if err := store.CheckKey(it.Key, it.ContentType); err != nil {
 			return fail("putall", fmt.Errorf("item %d: %w", i, err))
 		}
 		size += recordLen(it.ContentType, it.Value)

@@ -249,14 +249,3 @@ func fail(op string, err error) error {
 	}
 	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
-
-// checkKey rejects what no backend stores.
-func checkKey(key, contentType []byte) error {
-	if len(key) == 0 {
-		return store.ErrEmptyKey
-	}
-	if len(contentType) > store.MaxContentTypeLen {
-		return store.ErrContentTypeTooLong
-	}
-	return nil
-}

@@ -24,7 +24,7 @@ func (s *Store) Put(ctx context.Context, key, value, contentType []byte, cond st
 	if err := s.ready(ctx); err != nil {
 		return store.Result{}, fail("put", err)
 	}
-	if err := checkKey(key, contentType); err != nil {
+	if err := store.CheckKey(key, contentType); err != nil {
 		return store.Result{}, fail("put", err)
 	}
 	c, err := s.putCall(key, value, contentType, cond)
@@ -102,7 +102,7 @@ func (s *Store) PutAll(ctx context.Context, items []store.Item) error {
 		return fail("putall", err)
 	}
 	for i, it := range items {
-		if err := checkKey(it.Key, it.ContentType); err != nil {
+		if err := store.CheckKey(it.Key, it.ContentType); err != nil {
 			return fail("putall", fmt.Errorf("item %d: %w", i, err))
 		}
 	}
