@@ -4,46 +4,28 @@ import (
 	"strings"
 	"testing"
 
+	"kvhttp/api/apitest"
 	"kvhttp/wire"
 )
-
-// originCases are the nine requests of the origin's client, in order, with
-// the outcomes the origin gave (case 1 answered 100, which HTTP forbids as
-// a final status: 200 now).
-var originCases = []struct {
-	method, target, body string
-	status               int
-	want                 string // the body, or the problem type for errors
-}{
-	{"HEAD", "/", "", 200, ""},
-	{"POST", "/create", "name:kangjuseong", 201, `{"name":"kangjuseong"}` + "\n"},
-	{"POST", "/create", "name:juseong-gang", 400, "urn:kvhttp:problem:key-exists"},
-	{"POST", "/create", "address:seongbukgu", 201, `{"address":"seongbukgu","name":"kangjuseong"}` + "\n"},
-	{"POST", "/create", "test", 400, "urn:kvhttp:problem:bad-pair"},
-	{"GET", "/", "", 200, `{"address":"seongbukgu","name":"kangjuseong"}` + "\n"},
-	{"PUT", "/update", "name:juseong-kang", 200, `{"address":"seongbukgu","name":"juseong-kang"}` + "\n"},
-	{"PUT", "/update", "grade:A", 400, "urn:kvhttp:problem:key-missing"},
-	{"POST", "/test", "age:24", 404, "urn:kvhttp:problem:not-found"},
-}
 
 // TestOriginCases runs the origin's nine cases over real sockets.
 func TestOriginCases(t *testing.T) {
 	srv := startServer(t, t.TempDir())
-	for i, tc := range originCases {
-		resp := srv.do(t, tc.method, tc.target, tc.body)
-		if resp.Status != tc.status {
-			t.Errorf("case %d, %s %s: got status %d; want %d (body %s)", i+1, tc.method, tc.target, resp.Status, tc.status, resp.Body)
+	for i, tc := range apitest.OriginCases {
+		resp := srv.do(t, tc.Method, tc.Target, tc.Body)
+		if resp.Status != tc.Status {
+			t.Errorf("case %d, %s %s: got status %d; want %d (body %s)", i+1, tc.Method, tc.Target, resp.Status, tc.Status, resp.Body)
 		}
 		got := string(resp.Body)
-		if tc.status >= 400 {
+		if tc.Status >= 400 {
 			if ct := string(resp.Header.Get("Content-Type")); ct != "application/problem+json" ||
-				!strings.Contains(got, `"type":"`+tc.want+`"`) {
-				t.Errorf("case %d: got %s %s; want a problem of type %s", i+1, ct, got, tc.want)
+				!strings.Contains(got, `"type":"`+tc.Want+`"`) {
+				t.Errorf("case %d: got %s %s; want a problem of type %s", i+1, ct, got, tc.Want)
 			}
 			continue
 		}
-		if got != tc.want {
-			t.Errorf("case %d, %s %s: got body %q; want %q", i+1, tc.method, tc.target, got, tc.want)
+		if got != tc.Want {
+			t.Errorf("case %d, %s %s: got body %q; want %q", i+1, tc.Method, tc.Target, got, tc.Want)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"kvhttp/api"
+	"kvhttp/api/apitest"
 	"kvhttp/client"
 	"kvhttp/server"
 	"kvhttp/store/redisstore"
@@ -170,24 +171,6 @@ func callCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// originCases are the origin's nine requests and the answers they get on
-// an empty store (as in api/origin_test.go and examples/origin.replay).
-var originCases = []struct {
-	method, target, body string
-	status               int
-	want                 string // the body, or the problem type for errors
-}{
-	{"HEAD", "/", "", 200, ""},
-	{"POST", "/create", "name:kangjuseong", 201, `{"name":"kangjuseong"}` + "\n"},
-	{"POST", "/create", "name:juseong-gang", 400, "urn:kvhttp:problem:key-exists"},
-	{"POST", "/create", "address:seongbukgu", 201, `{"address":"seongbukgu","name":"kangjuseong"}` + "\n"},
-	{"POST", "/create", "test", 400, "urn:kvhttp:problem:bad-pair"},
-	{"GET", "/", "", 200, `{"address":"seongbukgu","name":"kangjuseong"}` + "\n"},
-	{"PUT", "/update", "name:juseong-kang", 200, `{"address":"seongbukgu","name":"juseong-kang"}` + "\n"},
-	{"PUT", "/update", "grade:A", 400, "urn:kvhttp:problem:key-missing"},
-	{"POST", "/test", "age:24", 404, "urn:kvhttp:problem:not-found"},
-}
-
 // TestThroughNginx runs the API through nginx, in front of two kvhttp
 // servers on one Redis Cluster; nginx sends successive requests to
 // alternate servers.
@@ -217,25 +200,25 @@ func TestThroughNginx(t *testing.T) {
 
 // testOrigin runs the origin's nine cases, on an empty store.
 func testOrigin(t *testing.T, c *client.Client) {
-	for i, tc := range originCases {
-		req := &client.Request{Method: tc.method, Target: tc.target, Body: []byte(tc.body)}
+	for i, tc := range apitest.OriginCases {
+		req := &client.Request{Method: tc.Method, Target: tc.Target, Body: []byte(tc.Body)}
 		resp, err := c.Do(callCtx(t), req)
 		if err != nil {
-			t.Fatalf("case %d, %s %s: %v", i+1, tc.method, tc.target, err)
+			t.Fatalf("case %d, %s %s: %v", i+1, tc.Method, tc.Target, err)
 		}
-		if resp.Status != tc.status {
-			t.Errorf("case %d, %s %s: got status %d; want %d (body %s)", i+1, tc.method, tc.target, resp.Status, tc.status, resp.Body)
+		if resp.Status != tc.Status {
+			t.Errorf("case %d, %s %s: got status %d; want %d (body %s)", i+1, tc.Method, tc.Target, resp.Status, tc.Status, resp.Body)
 			continue
 		}
 		got := string(resp.Body)
-		if tc.status >= 400 {
-			if e := client.ErrorOf(req, resp); e.Type != tc.want {
-				t.Errorf("case %d, %s %s: got problem type %q; want %q", i+1, tc.method, tc.target, e.Type, tc.want)
+		if tc.Status >= 400 {
+			if e := client.ErrorOf(req, resp); e.Type != tc.Want {
+				t.Errorf("case %d, %s %s: got problem type %q; want %q", i+1, tc.Method, tc.Target, e.Type, tc.Want)
 			}
 			continue
 		}
-		if got != tc.want {
-			t.Errorf("case %d, %s %s: got body %q; want %q", i+1, tc.method, tc.target, got, tc.want)
+		if got != tc.Want {
+			t.Errorf("case %d, %s %s: got body %q; want %q", i+1, tc.Method, tc.Target, got, tc.Want)
 		}
 	}
 }
