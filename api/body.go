@@ -50,6 +50,10 @@ func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, r
 		return dst, release, errTooLarge
 	}
 	reserve := func(n int64) error {
+		if a.bodies.TryAcquire(n) { // the usual case: no timer, no context
+			held += n
+			return nil
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), bodyWait)
 		defer cancel()
 		if err := a.bodies.Acquire(ctx, n); err != nil {

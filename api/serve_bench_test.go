@@ -99,6 +99,13 @@ func (l *memListener) Addr() net.Addr { return memAddr }
 // store read, response written) over an in-memory connection, depth
 // requests per read, over the store st holding key "bench".
 func benchServe(b *testing.B, st api.Store, depth int) {
+	benchServeRequest(b, st, depth, "GET /kv/bench HTTP/1.1\r\nHost: kvhttp\r\n\r\n", "HTTP/1.1 200 OK\r\n")
+}
+
+// benchServeRequest times req, answered with a status line starting with
+// ok, through the whole server over an in-memory connection, depth
+// requests per read.
+func benchServeRequest(b *testing.B, st api.Store, depth int, req, ok string) {
 	l := &memListener{conn: make(chan net.Conn, 1), closed: make(chan struct{})}
 	srv := &server.Server{Handler: api.New(st, api.Options{}), Logger: slog.New(slog.DiscardHandler)}
 	served := make(chan error, 1)
@@ -110,9 +117,9 @@ func benchServe(b *testing.B, st api.Store, depth int) {
 
 	n := (b.N + depth - 1) / depth * depth
 	c := &memConn{
-		req:     []byte(strings.Repeat("GET /kv/bench HTTP/1.1\r\nHost: kvhttp\r\n\r\n", depth)),
+		req:     []byte(strings.Repeat(req, depth)),
 		perRead: depth, left: n, want: n,
-		ok:   []byte("HTTP/1.1 200 OK\r\n"),
+		ok:   []byte(ok),
 		done: make(chan struct{}), closed: make(chan struct{}),
 	}
 	b.ReportAllocs()
@@ -121,7 +128,7 @@ func benchServe(b *testing.B, st api.Store, depth int) {
 	<-c.done
 	b.StopTimer()
 	if c.bad > 0 {
-		b.Fatalf("%d responses were not 200 OK", c.bad)
+		b.Fatalf("%d responses were not %q", c.bad, ok)
 	}
 }
 
@@ -162,6 +169,13 @@ func BenchmarkServeGet(b *testing.B) { benchServe(b, boltWithKey(b), 1) }
 
 // BenchmarkServeGetPipelined16: 16 requests per read, over bbolt.
 func BenchmarkServeGetPipelined16(b *testing.B) { benchServe(b, boltWithKey(b), 16) }
+
+// BenchmarkServePut: a durable PUT of a 64-byte value, one at a time (so
+// one commit each: this times the commit more than the server).
+func BenchmarkServePut(b *testing.B) {
+	req := "PUT /kv/bench HTTP/1.1\r\nHost: kvhttp\r\nContent-Length: 64\r\n\r\n" + strings.Repeat("p", 64)
+	benchServeRequest(b, boltWithKey(b), 1, req, "HTTP/1.1 204 ")
+}
 
 // BenchmarkServeGetMemory: one request per read over a store in memory:
 // the server's and the API's share of a request.
