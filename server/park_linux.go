@@ -40,6 +40,7 @@ type parker struct {
 	parks  int // connections parked since the last collection seen
 
 	gcCycles []metrics.Sample // loop's only
+	forced   time.Time        // loop's only: the last collection collect asked for
 }
 
 // wakeData marks the eventfd's events; connections' descriptors are >= 0.
@@ -126,6 +127,11 @@ func (p *parker) park(c *conn) bool {
 // collection.
 const collectAfter = 1024
 
+// forceEvery spaces the collections collect asks for: a server whose
+// clients come and go every few seconds, allocating nothing, would
+// otherwise pay for one every sweep.
+const forceEvery = 10 * time.Second
+
 // collect asks for a garbage collection, and for the freed memory to go
 // back to the system, when many connections have parked since the last
 // collection: the stacks of their ended goroutines go back to the heap
@@ -142,9 +148,10 @@ func (p *parker) collect() {
 	parks := p.parks
 	p.mu.Unlock()
 	collected := before.Kind() == metrics.KindUint64 && p.gcCycles[0].Value.Uint64() != before.Uint64()
-	if !collected && parks >= collectAfter {
+	if !collected && parks >= collectAfter && time.Since(p.forced) >= forceEvery {
 		debug.FreeOSMemory() // a collection, and the freed memory back to the system
 		metrics.Read(p.gcCycles)
+		p.forced = time.Now()
 		collected = true
 	}
 	if collected {
