@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -149,4 +150,34 @@ func readUntil(c net.Conn, suffix string) string {
 		}
 	}
 	return string(got)
+}
+
+// TestParkRaces: requests sent around the moment connections park (some
+// just before, some just after, some while the parker hands them back) are
+// all answered promptly: no wake-up is lost between the read that times
+// out and the epoll set that takes over.
+func TestParkRaces(t *testing.T) {
+	_, addr := parking(t, time.Minute)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			c := dial(t, addr)
+			for j := range 60 {
+				time.Sleep(time.Duration(10+(i*7+j*13)%21) * time.Millisecond) // 10 to 30 ms: around 20
+				start := time.Now()
+				if _, err := c.Write([]byte(getA)); err != nil {
+					t.Errorf("connection %d, request %d: %v", i, j, err)
+					return
+				}
+				if got := readUntil(c, "GET /a "); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
+					t.Errorf("connection %d, request %d: got %q; want 200", i, j, got)
+					return
+				}
+				if d := time.Since(start); d > time.Second {
+					t.Errorf("connection %d, request %d: answered after %v; want well under a second", i, j, d)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
