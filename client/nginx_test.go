@@ -2,15 +2,14 @@ package client_test
 
 import (
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"kvhttp/client"
+	"kvhttp/internal/nginxtest"
 )
 
 // startNginx runs nginx from the system's package on a free loopback port,
@@ -19,17 +18,11 @@ import (
 // (CI installs it).
 func startNginx(t *testing.T, upstream string, idle time.Duration) string {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, err = os.Stat("/usr/sbin/nginx"); err != nil {
-			t.Skip("nginx is not installed (Debian package nginx-light); .ci/run installs it")
-		}
-		bin = "/usr/sbin/nginx"
-	}
+	nginxtest.Binary(t)
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
 	os.WriteFile(filepath.Join(dir, "www", "static.txt"), []byte("served by nginx\n"), 0o644)
-	addr := freeAddr(t)
+	addr := nginxtest.FreeAddr(t)
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
@@ -57,37 +50,8 @@ http {
 `, dir, addr, upstream, idle.Milliseconds())
 	path := filepath.Join(dir, "nginx.conf")
 	os.WriteFile(path, []byte(conf), 0o644)
-	cmd := exec.Command(bin, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", path)
-	if out, err := exec.Command(bin, "-e", filepath.Join(dir, "error.log"), "-t", "-p", dir, "-c", path).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not start:\n%s", log)
-		}
-	}
-}
-
-// freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	nginxtest.Start(t, dir, path, addr)
+	return addr
 }
 
 func TestAgainstNginx(t *testing.T) {

@@ -8,12 +8,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"kvhttp/api"
 	"kvhttp/api/apitest"
 	"kvhttp/client"
+	"kvhttp/internal/nginxtest"
 	"kvhttp/server"
 	"kvhttp/store/redisstore"
 	"kvhttp/store/redisstore/redistest"
@@ -75,25 +74,12 @@ func startFrontEnd(t *testing.T, addrs []string, prefix string) *frontEnd {
 	return fe
 }
 
-// nginxBinary returns the path of nginx, skipping t when it is missing.
-func nginxBinary(t *testing.T) string {
-	t.Helper()
-	if bin, err := exec.LookPath("nginx"); err == nil {
-		return bin
-	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
-		t.Skip("nginx is not installed (Debian package nginx-light); .ci/run installs it")
-	}
-	return "/usr/sbin/nginx"
-}
-
 // startNginx runs nginx with examples/nginx-kvhttp.conf, its listening
 // address replaced by a free one and its two upstream servers by fronts,
 // in a temporary prefix folder, and returns the address it listens on.
 // nginx is stopped when t ends.
 func startNginx(t *testing.T, fronts ...string) string {
 	t.Helper()
-	bin := nginxBinary(t)
 	if len(fronts) != 2 {
 		t.Fatalf("startNginx: got %d front ends; want 2", len(fronts))
 	}
@@ -101,7 +87,7 @@ func startNginx(t *testing.T, fronts ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := nginxtest.FreeAddr(t)
 	text := string(conf)
 	for _, r := range [][2]string{
 		{exampleListen, "listen " + addr + ";"},
@@ -118,50 +104,8 @@ func startNginx(t *testing.T, fronts ...string) string {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-p", dir, "-e", "error.log", "-c", path, "-g", "daemon off;"}
-	if out, err := exec.Command(bin, append(args, "-t")...).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM) // the master stops its workers
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not start:\n%s", log)
-		}
-	}
-}
-
-// freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	nginxtest.Start(t, dir, path, addr, "-g", "daemon off;")
+	return addr
 }
 
 // callCtx returns a context for one call, canceled when t ends.
@@ -175,7 +119,7 @@ func callCtx(t *testing.T) context.Context {
 // servers on one Redis Cluster; nginx sends successive requests to
 // alternate servers.
 func TestThroughNginx(t *testing.T) {
-	nginxBinary(t)
+	nginxtest.Binary(t)
 	cluster := redistest.StartCluster(t)
 	fronts := []*frontEnd{
 		startFrontEnd(t, cluster.Addrs(), "scaling:"),

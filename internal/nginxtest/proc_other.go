@@ -1,6 +1,6 @@
 //go:build !linux
 
-package scaling
+package nginxtest
 
 import "syscall"
 
