@@ -2,11 +2,13 @@ package boltstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,7 +37,12 @@ var (
 )
 
 // storeFormat is the file layout version written under formatKey.
-const storeFormat = 1
+// Format 2 files may have a write-ahead log beside them (wal.go), which a
+// build that knows only format 1 would ignore; this build reads both.
+const (
+	storeFormat = 2
+	noLogFormat = 1
+)
 
 // Options configure Open. The zero value and a nil *Options give the
 // defaults.
@@ -64,12 +71,33 @@ type Store struct {
 	// stopped is closed when the committer has returned, having committed
 	// everything queued before Close.
 	stopped chan struct{}
-	// commitTx runs one batch transaction: db.Update, which tests replace
-	// to make commits fail.
+	// commitTx runs a checkpoint's transaction: db.Update, which tests
+	// replace to make checkpoints fail.
 	commitTx func(func(*bolt.Tx) error) error
-	commits  atomic.Uint64 // batch transactions run, for tests and benchmarks
+	// logSync makes a log append durable: fdatasync, which tests replace
+	// to make commits fail.
+	logSync func(*os.File) error
+	commits atomic.Uint64 // batches logged, for tests and benchmarks
 
 	snaps *snapshots // read transactions shared by Gets
+	ov    overlay    // logged writes not yet in bbolt
+	dir   string
+
+	// Owned by the committer (commitLoop and what it calls).
+	seq         uint64    // the version counter: the last version issued
+	seg         *segment  // the segment being appended to; nil before the first batch of a generation
+	staged      *memtable // the batch being committed
+	frame       []byte    // the batch's frame, reused
+	activeSince time.Time // when the active memtable got its first batch
+	broken      error     // a log that could not be cut back: no more writes
+	ckptRunning bool      // a memtable was sent to the checkpointer and no outcome came back
+	ckptErr     error     // the last checkpoint's outcome
+	ckptFailed  time.Time // when that outcome came
+	finishErr   error     // from the final checkpoint, for Close
+
+	ckptReq     chan *memtable // committer to checkpointer; closed by finish
+	ckptDone    chan error     // checkpointer to committer, one per request
+	ckptStopped chan struct{}  // closed when the checkpointer has returned
 
 	closeOnce sync.Once
 }
@@ -111,14 +139,72 @@ func open(dir string, opts *Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	return &Store{
-		db:       db,
-		path:     path,
-		queue:    make(chan *writeOp, queueLen),
-		stopped:  make(chan struct{}),
-		commitTx: db.Update,
-		snaps:    newSnapshots(),
-	}, nil
+	s := &Store{
+		db:          db,
+		path:        path,
+		dir:         dir,
+		queue:       make(chan *writeOp, queueLen),
+		stopped:     make(chan struct{}),
+		commitTx:    db.Update,
+		logSync:     fdatasync,
+		snaps:       newSnapshots(),
+		staged:      newMemtable(0),
+		ckptReq:     make(chan *memtable, 1),
+		ckptDone:    make(chan error, 1),
+		ckptStopped: make(chan struct{}),
+	}
+	if err := s.recover(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// recover replays the log segments that bbolt does not hold yet into
+// bbolt, in one checkpoint, deletes every segment, and sets the version
+// counter and the next generation. It changes nothing when a segment is
+// damaged (store.ErrCorrupt): the log is the only copy of what it holds.
+func (s *Store) recover() error {
+	var applied uint64
+	upgrade := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(metaBucket)
+		if g := meta.Get(genKey); len(g) == 8 {
+			applied = binary.BigEndian.Uint64(g)
+		}
+		upgrade = meta.Get(formatKey)[0] == noLogFormat
+		s.seq = tx.Bucket(dataBucket).Sequence()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	segs, err := listSegments(s.dir)
+	if err != nil {
+		return err
+	}
+	segs = slices.DeleteFunc(segs, func(sg walFile) bool { return sg.gen <= applied })
+	mt := newMemtable(applied)
+	for i, sg := range segs {
+		seq, err := replaySegment(sg.path, sg.gen, i == len(segs)-1, mt)
+		if err != nil {
+			return err
+		}
+		mt.maxSeq, mt.gen = max(mt.maxSeq, seq), sg.gen
+	}
+	// Writing even an empty memtable marks a format 1 file as format 2
+	// before any log is written beside it.
+	if len(segs) > 0 || upgrade {
+		if err := s.writeMemtable(mt); err != nil {
+			return err
+		}
+		s.seq = max(s.seq, mt.maxSeq)
+	}
+	if err := removeSegments(s.dir, mt.gen); err != nil {
+		return err
+	}
+	s.ov.active = newMemtable(mt.gen + 1)
+	return nil
 }
 
 // openError translates an error from bolt.Open into the store's terms.
@@ -181,7 +267,7 @@ func checkFormat(tx *bolt.Tx, meta *bolt.Bucket) error {
 	switch {
 	case len(f) != 1:
 		return fmt.Errorf("format marker of %d bytes: %w", len(f), store.ErrCorrupt)
-	case f[0] != storeFormat:
+	case f[0] != storeFormat && f[0] != noLogFormat:
 		return fmt.Errorf("unknown format version %d (this build reads %d): %w", f[0], storeFormat, store.ErrCorrupt)
 	case tx.Bucket(dataBucket) == nil:
 		return fmt.Errorf("no data bucket: %w", store.ErrCorrupt)
@@ -212,8 +298,11 @@ func (s *Store) Close() error {
 		// and begin none again.
 		s.snaps.writing.Add(1)
 		s.snaps.endAll()
+		if s.finishErr != nil {
+			err = fmt.Errorf("boltstore: close %s: the log stays for the next Open: %w", s.path, s.finishErr)
+		}
 		if cerr := s.db.Close(); cerr != nil {
-			err = fmt.Errorf("boltstore: close %s: %w", s.path, cerr)
+			err = errors.Join(err, fmt.Errorf("boltstore: close %s: %w", s.path, cerr))
 		}
 	})
 	return err

@@ -2,35 +2,40 @@ package boltstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
-
-	bolt "go.etcd.io/bbolt"
+	"time"
 
 	"kvhttp/store"
 )
 
 // Group commit.
 //
-// An fsynced bbolt commit costs about the same whether it holds one write
-// or a thousand, so Put and Delete do not each run their own transaction.
-// They hand a writeOp to the Store's queue and wait; one committer
-// goroutine takes everything waiting, up to maxBatchOps operations or
-// maxBatchBytes of keys and records, applies the operations in queue order
-// in one transaction, commits it, and only then wakes each writer with its
-// own outcome. There is no timer: the next batch is taken as soon as the
-// previous commit returns, so a lone writer waits for one commit, as
-// before, and under load a writer waits for the commit in progress and
-// then its own (more only when over maxBatchOps writers are waiting). (bbolt's DB.Batch, by contrast, waits up to
-// MaxBatchDelay, 10 ms by default, for a batch to fill, and may run a
-// function twice.)
+// A durable write costs one append to the write-ahead log and one
+// fdatasync whether the batch holds one write or a thousand, so Put,
+// Delete and PutAll do not each sync. They hand a writeOp to the Store's
+// queue and wait; one committer goroutine takes everything waiting, up to
+// maxBatchOps operations or maxBatchBytes of keys and records, applies
+// the operations in queue order to a staging memtable, appends the
+// batch's outcome to the log as one frame, syncs it, adds it to the
+// overlay that reads consult (overlay.go), and only then wakes each
+// writer with its own outcome. There is no timer: the next batch is taken
+// as soon as the previous sync returns, so a lone writer waits for one
+// sync, and under load a writer waits for the sync in progress and then
+// its own. (bbolt's DB.Batch, by contrast, waits up to MaxBatchDelay,
+// 10 ms by default, for a batch to fill, and then pays bbolt's two
+// fsyncs.) The checkpointer writes the log's batches to bbolt later
+// (checkpoint.go).
 //
-// Each operation checks its condition inside the transaction, after the
-// operations queued before it, so per-key atomicity, create-only writes
-// and compare-and-swap behave exactly as with one transaction per write.
-// A failed condition fails that operation only. If the commit fails, every
-// operation of the batch fails with the commit's error: none is reported
-// as applied, and none is on disk.
+// Each operation checks its condition against the state the operations
+// queued before it left (staging, then overlay, then bbolt), so per-key
+// atomicity, create-only writes and compare-and-swap behave exactly as
+// with one transaction per write. A failed condition fails that
+// operation only. If the log append or sync fails, every operation of the
+// batch fails with that error: none is reported as applied, none is
+// visible to reads, and the log is cut back so that none comes back at
+// recovery.
 
 const (
 	// queueLen is how many operations may wait for the committer; a writer
@@ -54,6 +59,8 @@ type writeOp struct {
 	rec  []byte // the encoded record of a put, its version set on apply
 	del  bool
 	cond store.Cond
+	// all is a PutAll's items; rec then holds their records back to back.
+	all []store.Item
 
 	res  store.Result
 	err  error
@@ -69,13 +76,23 @@ func getOp() *writeOp { return opPool.Get().(*writeOp) }
 // releaseOp returns op to the pool. Its done channel is empty: every send
 // by the committer has been received by the writer.
 func releaseOp(op *writeOp) {
-	op.key, op.del, op.cond, op.res, op.err = nil, false, store.Cond{}, store.Result{}, nil
-	if cap(op.rec) > maxPooledRec {
+	// A PutAll's records stay in the overlay: its arena is never reused.
+	if cap(op.rec) > maxPooledRec || op.all != nil {
 		op.rec = nil
 	} else {
 		op.rec = op.rec[:0]
 	}
+	op.key, op.del, op.cond, op.res, op.err, op.all = nil, false, store.Cond{}, store.Result{}, nil, nil
 	opPool.Put(op)
+}
+
+// size is what op adds to a batch, in bytes.
+func (op *writeOp) size() int {
+	n := len(op.key) + len(op.rec)
+	for _, it := range op.all {
+		n += len(it.Key)
+	}
+	return n
 }
 
 // write runs op through the committer and returns its outcome. It gives
@@ -116,21 +133,35 @@ func (s *Store) enqueue(ctx context.Context, op *writeOp) error {
 	}
 }
 
-// start starts the committer; Open calls it once.
-func (s *Store) start() { go s.commitLoop() }
+// start starts the committer and the checkpointer; Open calls it once.
+func (s *Store) start() {
+	go s.checkpointLoop()
+	go s.commitLoop()
+}
 
 // commitLoop is the committer. It runs until Close closes the queue and it
-// has committed everything queued before that, then closes s.stopped.
+// has committed everything queued before that, then writes the overlay to
+// bbolt (finish) and closes s.stopped.
 func (s *Store) commitLoop() {
 	defer close(s.stopped)
+	tick := time.NewTicker(checkpointEvery / 4)
+	defer tick.Stop()
 	batch := make([]*writeOp, 0, maxBatchOps)
 	for {
-		op, ok := <-s.queue
-		if !ok {
-			return
+		var op *writeOp
+		select {
+		case o, ok := <-s.queue:
+			if !ok {
+				s.finish()
+				return
+			}
+			op = o
+		case <-tick.C:
+			s.maybeCheckpoint(false)
+			continue
 		}
 		batch = append(batch[:0], op)
-		size := len(op.key) + len(op.rec)
+		size := op.size()
 	fill:
 		for len(batch) < maxBatchOps && size < maxBatchBytes {
 			select {
@@ -139,23 +170,29 @@ func (s *Store) commitLoop() {
 					break fill // commit this batch; the next receive returns
 				}
 				batch = append(batch, op)
-				size += len(op.key) + len(op.rec)
+				size += op.size()
 			default:
 				break fill
 			}
 		}
 		s.commit(batch)
 		clear(batch) // keep no op alive: its writer may reuse it
+		s.maybeCheckpoint(false)
 	}
 }
 
-// commit applies batch in order in one transaction, commits it, and wakes
-// every writer, each with its own outcome, or all with the commit's error.
+// commit applies batch in order, logs its outcome, and wakes every
+// writer, each with its own outcome, or all with the log's error.
 func (s *Store) commit(batch []*writeOp) {
-	err := s.runBatch(batch)
+	err := s.logBatch(batch)
 	s.commits.Add(1)
 	if err != nil {
 		err = fmt.Errorf("commit of %d writes: %w", len(batch), err)
+	} else {
+		s.ov.merge(s.staged)
+		if s.activeSince.IsZero() {
+			s.activeSince = time.Now()
+		}
 	}
 	for _, op := range batch {
 		if err != nil {
@@ -165,49 +202,112 @@ func (s *Store) commit(batch []*writeOp) {
 	}
 }
 
-// runBatch applies batch in one transaction and commits it. A panic in
-// the transaction, which bbolt raises on pages it cannot make sense of,
-// becomes the batch's error: bbolt has rolled the transaction back, and
-// the committer lives on for the other writers, as the server lives on
-// after a handler's panic.
-func (s *Store) runBatch(batch []*writeOp) (err error) {
+// logBatch applies batch to a fresh staging memtable and writes the
+// outcome to the log, synced. On error nothing of the batch is kept:
+// not the staging, not the versions drawn, not the frame. A panic, which
+// bbolt raises reading pages it cannot make sense of, becomes the batch's
+// error, and the committer lives on for the other writers, as the server
+// lives on after a handler's panic.
+func (s *Store) logBatch(batch []*writeOp) (err error) {
+	seq := s.seq
 	defer func() {
 		if v := recover(); v != nil {
-			if e, ok := v.(error); ok {
-				err = fmt.Errorf("panic: %w", e)
-			} else {
-				err = fmt.Errorf("panic: %v", v)
-			}
+			err = panicError(v)
+		}
+		if err != nil {
+			s.seq = seq
+			clear(s.staged.m)
 		}
 	}()
-	return s.update(s.commitTx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(dataBucket)
-		for _, op := range batch {
-			op.apply(b)
+	if err := s.canLog(); err != nil {
+		return err
+	}
+	clear(s.staged.m)
+	s.staged.bytes = 0
+	for _, op := range batch {
+		s.apply(op)
+	}
+	if len(s.staged.m) == 0 {
+		return nil // only failed conditions: nothing to make durable
+	}
+	s.staged.maxSeq = s.seq
+	if s.seg == nil {
+		sg, err := createSegment(s.dir, s.ov.active.gen)
+		if err != nil {
+			return fmt.Errorf("write-ahead log: %w", err)
 		}
-		return nil
-	})
+		s.seg = sg
+	}
+	s.frame = appendFrame(s.frame[:0], s.seq, s.staged)
+	if err := s.seg.append(s.frame, s.logSync); err != nil {
+		if errors.Is(err, errLogBroken) {
+			s.broken = err
+		}
+		return fmt.Errorf("write-ahead log: %w", err)
+	}
+	if cap(s.frame) > maxPooledRec*16 {
+		s.frame = nil // one huge PutAll does not pin its frame
+	}
+	return nil
 }
 
-// apply checks op's condition against b, as left by the operations before
-// it, and writes if it holds. A failure is op's own: bbolt checks its
-// arguments before changing anything, so the transaction stays good for
-// the rest of the batch.
-func (op *writeOp) apply(b *bolt.Bucket) {
-	old := b.Get(op.key)
-	if op.err = checkCond(old, op.cond); op.err != nil {
+// panicError turns a recovered panic value into an error.
+func panicError(v any) error {
+	if e, ok := v.(error); ok {
+		return fmt.Errorf("panic: %w", e)
+	}
+	return fmt.Errorf("panic: %v", v)
+}
+
+// apply checks op's condition against the state the operations before it
+// left, and stages its write if the condition holds.
+func (s *Store) apply(op *writeOp) {
+	if op.all != nil {
+		off := 0
+		for _, it := range op.all {
+			n := recordLen(it.ContentType, it.Value)
+			rec := op.rec[off : off+n : off+n]
+			off += n
+			s.seq++
+			setRecordVersion(rec, s.seq)
+			s.staged.set(it.Key, rec) // the arena is PutAll's own
+		}
+		return
+	}
+	var old []byte
+	op.err = s.current(op.key, func(raw []byte) error {
+		old = raw
+		return checkCond(raw, op.cond)
+	})
+	if op.err != nil {
 		return
 	}
 	if op.del {
-		op.err = b.Delete(op.key)
+		s.staged.set(op.key, nil)
 		return
 	}
-	// bbolt keeps op.rec until the commit; the writer, which owns it, is
-	// waiting until then.
-	v, err := putRecord(b, op.key, op.rec)
-	if err != nil {
-		op.err = err
-		return
+	s.seq++
+	rec := append([]byte(nil), op.rec...) // op.rec goes back to the pool
+	setRecordVersion(rec, s.seq)
+	s.staged.set(op.key, rec)
+	op.res = store.Result{Version: s.seq, Created: old == nil}
+}
+
+// current calls fn with key's latest record as the committer sees it
+// (staged, then overlay, then bbolt), nil if absent. raw is valid only
+// during fn.
+func (s *Store) current(key []byte, fn func(raw []byte) error) error {
+	if rec, ok := s.staged.m[string(key)]; ok {
+		return fn(rec)
 	}
-	op.res = store.Result{Version: v, Created: old == nil}
+	return s.find(key, fn)
+}
+
+// find calls fn with key's latest acknowledged record, nil if absent,
+// from the overlay or else from bbolt. raw is valid only during fn.
+func (s *Store) find(key []byte, fn func(raw []byte) error) error {
+	if rec, ok := s.ov.get(key); ok {
+		return fn(rec)
+	}
+	return s.lookup(key, fn)
 }

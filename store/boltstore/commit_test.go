@@ -5,13 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"kvhttp/store"
 )
@@ -39,6 +38,17 @@ func openIdle(t *testing.T, dir string) *idleStore {
 			t.Error(err)
 		}
 	})
+	return s
+}
+
+// reopen opens the store in dir, closed when the test ends.
+func reopen(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -95,12 +105,19 @@ func queueSteps(t *testing.T, s *Store, steps []step) func() ([]store.Result, []
 // see the effects of those before it, and a failed condition must fail
 // only its own write.
 func TestBatchMixed(t *testing.T) {
-	s := openIdle(t, t.TempDir())
+	dir := t.TempDir()
 	ctx := t.Context()
-	// PutAll does not go through the committer.
-	if err := s.PutAll(ctx, []store.Item{{Key: []byte("a"), Value: []byte("a0")}, {Key: []byte("b"), Value: []byte("b0")}}); err != nil {
+	seed, err := Open(dir, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := seed.PutAll(ctx, []store.Item{{Key: []byte("a"), Value: []byte("a0")}, {Key: []byte("b"), Value: []byte("b0")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openIdle(t, dir)
 	a0, err := s.Get(ctx, []byte("a"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -159,9 +176,10 @@ func TestBatchMixed(t *testing.T) {
 
 var errInjected = errors.New("injected commit failure")
 
-// TestCommitFails makes one commit fail, with an error or a panic: every
-// write in it, including one whose condition failed, must report the
-// failure and none may be applied; the next commit works again.
+// TestCommitFails makes one commit's log sync fail, with an error or a
+// panic: every write in it, including one whose condition failed, must
+// report the failure and none may be applied, now or after a restart;
+// the next commit works again.
 func TestCommitFails(t *testing.T) {
 	tests := []struct {
 		name string
@@ -172,18 +190,14 @@ func TestCommitFails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := openIdle(t, t.TempDir())
+			dir := t.TempDir()
+			s := openIdle(t, dir)
 			var calls atomic.Int32
-			s.commitTx = func(fn func(*bolt.Tx) error) error {
-				return s.db.Update(func(tx *bolt.Tx) error {
-					if err := fn(tx); err != nil {
-						return err
-					}
-					if calls.Add(1) == 1 {
-						return tt.fail() // bbolt rolls back, as when a commit fails
-					}
-					return nil
-				})
+			s.logSync = func(f *os.File) error {
+				if calls.Add(1) == 1 {
+					return tt.fail() // as when fdatasync reports an I/O error
+				}
+				return fdatasync(f)
 			}
 			steps := []step{
 				{name: "put x", key: "x", value: "x1"},
@@ -205,6 +219,17 @@ func TestCommitFails(t *testing.T) {
 			}
 			if _, err := s.Put(t.Context(), []byte("x"), []byte("x2"), nil, store.Cond{Kind: store.IfAbsent}); err != nil {
 				t.Errorf("Put after failed commit: got %v; want nil", err)
+			}
+			// The failed frame must not come back from the log.
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2 := reopen(t, dir)
+			if _, err := s2.Get(t.Context(), []byte("y"), nil); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Get(%q) after reopen: got %v; want %v", "y", err, store.ErrNotFound)
+			}
+			if it, err := s2.Get(t.Context(), []byte("x"), nil); err != nil || string(it.Value) != "x2" {
+				t.Errorf("Get(%q) after reopen: got %q, %v; want %q, nil", "x", it.Value, err, "x2")
 			}
 		})
 	}

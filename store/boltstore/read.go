@@ -32,7 +32,7 @@ func (s *Store) Get(ctx context.Context, key, buf []byte) (store.Item, error) {
 		return store.Item{}, fail("get", store.ErrEmptyKey)
 	}
 	var it store.Item
-	err := s.lookup(key, func(raw []byte) error {
+	err := s.find(key, func(raw []byte) error {
 		if raw == nil {
 			return store.ErrNotFound
 		}
@@ -40,7 +40,7 @@ func (s *Store) Get(ctx context.Context, key, buf []byte) (store.Item, error) {
 		if err != nil {
 			return err
 		}
-		// Copy out before the transaction ends: raw points into the mmap.
+		// Copy out before the transaction ends: raw may point into the mmap.
 		buf = append(buf[:0], r.value...)
 		buf = append(buf, r.contentType...)
 		n := len(r.value)
@@ -67,30 +67,23 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions, fn func(store.
 	if err := s.ready(ctx); err != nil {
 		return fail("list", err)
 	}
+	// The overlay's entries and the transaction are taken together, so
+	// that no checkpoint moves entries from one to the other in between:
+	// the checkpointer drops its memtable from the overlay only after
+	// bbolt has committed it.
+	s.ov.mu.RLock()
+	ents := s.ov.collect(opts)
+	tx, err := s.db.Begin(false)
+	s.ov.mu.RUnlock()
+	if err != nil {
+		return fail("list", err)
+	}
+	defer tx.Rollback()
 	var fnErr error
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(dataBucket).Cursor()
-		k, v := c.Seek(listStart(opts))
-		if k != nil && bytes.Equal(k, opts.After) {
-			k, v = c.Next()
-		}
-		for n := 0; k != nil && bytes.HasPrefix(k, opts.Prefix); k, v = c.Next() {
-			if opts.Limit > 0 && n == opts.Limit {
-				break
-			}
-			if n++; n%ctxCheckEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			r, err := decodeRecord(v)
-			if err != nil {
-				return fmt.Errorf("key %q: %w", k, err)
-			}
-			if err := fn(store.Item{Key: k, Value: r.value, ContentType: r.contentType, Version: r.version}); err != nil {
-				fnErr = err
-				return err
-			}
+	err = s.list(ctx, tx, ents, opts, func(it store.Item) error {
+		if err := fn(it); err != nil {
+			fnErr = err
+			return err
 		}
 		return nil
 	})
@@ -101,6 +94,42 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions, fn func(store.
 		return fail("list", err)
 	}
 	return nil
+}
+
+// list walks tx's data bucket merged with the overlay entries ents, as
+// List describes.
+func (s *Store) list(ctx context.Context, tx *bolt.Tx, ents []entry, opts store.ListOptions, fn func(store.Item) error) error {
+	c := tx.Bucket(dataBucket).Cursor()
+	k, v := c.Seek(listStart(opts))
+	if k != nil && bytes.Equal(k, opts.After) {
+		k, v = c.Next()
+	}
+	inRange := func(k, v []byte) ([]byte, []byte) {
+		if k == nil || !bytes.HasPrefix(k, opts.Prefix) {
+			return nil, nil
+		}
+		return k, v
+	}
+	mc := mergeCursor{ov: ents, next: func() ([]byte, []byte) { return inRange(c.Next()) }}
+	mc.k, mc.v = inRange(k, v)
+	for n := 0; ; n++ {
+		k, v := mc.item()
+		if k == nil || (opts.Limit > 0 && n == opts.Limit) {
+			return nil
+		}
+		if n%ctxCheckEvery == ctxCheckEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		r, err := decodeRecord(v)
+		if err != nil {
+			return fmt.Errorf("key %q: %w", k, err)
+		}
+		if err := fn(store.Item{Key: k, Value: r.value, ContentType: r.contentType, Version: r.version}); err != nil {
+			return err
+		}
+	}
 }
 
 // listStart returns the first key List may visit: the greater of the prefix

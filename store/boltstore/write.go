@@ -75,12 +75,13 @@ func (s *Store) Delete(ctx context.Context, key []byte, cond store.Cond) error {
 	return nil
 }
 
-// PutAll stores every item unconditionally in one transaction of its own,
-// not through the committer: all of them or, on any error, none. bbolt
-// runs it between two of the committer's transactions. Items are checked before anything is written; a
-// later item with the same key as an earlier one wins. Each item gets its
-// own new version; the Version field of items is ignored. An empty batch
-// writes nothing.
+// PutAll stores every item unconditionally, all of them or, on any
+// error, none: it goes through the committer as one operation, and so
+// into one log frame, which is replayed whole or not at all. Items are
+// checked before anything is written; a later item with the same key as
+// an earlier one wins. Each item gets its own new version; the Version
+// field of items is ignored. An empty batch writes nothing. ctx is
+// honoured until the batch is queued, as for Put.
 func (s *Store) PutAll(ctx context.Context, items []store.Item) error {
 	if err := s.ready(ctx); err != nil {
 		return fail("putall", err)
@@ -90,50 +91,30 @@ func (s *Store) PutAll(ctx context.Context, items []store.Item) error {
 		if err := store.CheckKey(it.Key, it.ContentType); err != nil {
 			return fail("putall", fmt.Errorf("item %d: %w", i, err))
 		}
-		size += recordLen(it.ContentType, it.Value)
+		n := recordLen(it.ContentType, it.Value)
+		switch {
+		case len(it.Key) > bolt.MaxKeySize:
+			return fail("putall", fmt.Errorf("item %d: %w", i, berrors.ErrKeyTooLarge))
+		case int64(n) > bolt.MaxValueSize:
+			return fail("putall", fmt.Errorf("item %d: %w", i, berrors.ErrValueTooLarge))
+		}
+		size += n
 	}
 	if len(items) == 0 {
 		return nil
 	}
-	// One allocation for all records, encoded before taking the writer lock.
-	// bbolt keeps references to them until the commit.
+	// One allocation for all records, encoded before queueing. The
+	// overlay keeps them until a checkpoint has written them to bbolt.
 	arena := make([]byte, 0, size)
 	for _, it := range items {
 		arena = appendRecord(arena, 0, it.ContentType, it.Value)
 	}
-	err := s.update(s.db.Update, func(tx *bolt.Tx) error {
-		b := tx.Bucket(dataBucket)
-		off := 0
-		for i, it := range items {
-			if i%ctxCheckEvery == ctxCheckEvery-1 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			n := recordLen(it.ContentType, it.Value)
-			rec := arena[off : off+n : off+n]
-			off += n
-			if _, err := putRecord(b, it.Key, rec); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	op := getOp()
+	op.all, op.rec = items, arena
+	if _, err := s.write(ctx, op); err != nil {
 		return fail("putall", err)
 	}
 	return nil
-}
-
-// putRecord stamps rec with the bucket's next sequence number, which makes
-// versions unique per file and therefore per key, and stores it.
-func putRecord(b *bolt.Bucket, key, rec []byte) (uint64, error) {
-	v, err := b.NextSequence()
-	if err != nil {
-		return 0, err
-	}
-	setRecordVersion(rec, v)
-	return v, b.Put(key, rec)
 }
 
 // checkCond checks cond against old, the stored record or nil if absent.

@@ -1,0 +1,216 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Checkpoints.
+//
+// The log grows with every batch; a checkpoint writes what it holds to
+// bbolt so that its segments can go. The committer decides when: once the
+// active memtable is checkpointEvery old or holds checkpointBytes, it
+// freezes it, and the next batch starts a new segment. The checkpointer
+// goroutine writes the frozen memtable to bbolt in one transaction (its
+// keys in order, the version counter, and the generation now applied,
+// under genKey), which bbolt commits with its own fsyncs; then the
+// frozen memtable is dropped from the overlay and its segment deleted.
+//
+// One checkpoint runs at a time. The committer goes on logging batches
+// meanwhile; if the active memtable reaches maxOverlayBytes before the
+// checkpoint ends, the committer waits for it (back-pressure on writers
+// through the queue), and if checkpoints fail, writes fail with their
+// error once it has, rather than let memory grow without bound. A failed
+// checkpoint is retried every checkpointRetry; its segments stay, so
+// nothing is lost if the process stops first.
+const (
+	checkpointEvery = time.Second
+	checkpointBytes = 32 << 20
+	maxOverlayBytes = 4 * checkpointBytes
+	checkpointRetry = time.Second
+)
+
+// genKey, in the meta bucket, holds the newest log generation that bbolt
+// holds all of (8 bytes, big-endian); segments up to it are spent.
+var genKey = []byte("loggen")
+
+// checkpointLoop is the checkpointer. It writes each memtable it is sent
+// to bbolt and reports the outcome on ckptDone, until the committer
+// closes ckptReq.
+func (s *Store) checkpointLoop() {
+	defer close(s.ckptStopped)
+	for mt := range s.ckptReq {
+		s.ckptDone <- s.checkpoint(mt)
+	}
+}
+
+// checkpoint writes mt to bbolt, drops it from the overlay, and deletes
+// its segment and any older one. A segment left behind is harmless
+// (recovery skips the generations bbolt holds, and the next checkpoint
+// tries again), so failing to delete one does not fail the checkpoint.
+func (s *Store) checkpoint(mt *memtable) error {
+	if err := s.writeMemtable(mt); err != nil {
+		return err
+	}
+	s.ov.thaw()
+	removeSegments(s.dir, mt.gen)
+	return nil
+}
+
+// writeMemtable writes mt to bbolt in one transaction, with mt's
+// generation as the one applied. A panic in bbolt becomes the error.
+func (s *Store) writeMemtable(mt *memtable) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(v)
+		}
+	}()
+	keys := make([]string, 0, len(mt.m))
+	for k := range mt.m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // bbolt fills pages best in key order
+	err = s.update(s.commitTx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket)
+		for _, k := range keys {
+			var err error
+			if rec := mt.m[k]; rec != nil {
+				err = b.Put([]byte(k), rec)
+			} else {
+				err = b.Delete([]byte(k))
+			}
+			if err != nil {
+				return fmt.Errorf("key %q: %w", k, err)
+			}
+		}
+		if mt.maxSeq > b.Sequence() {
+			if err := b.SetSequence(mt.maxSeq); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(metaBucket)
+		if err := meta.Put(genKey, binary.BigEndian.AppendUint64(nil, mt.gen)); err != nil {
+			return err
+		}
+		return meta.Put(formatKey, []byte{storeFormat})
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint of generation %d: %w", mt.gen, err)
+	}
+	return nil
+}
+
+// maybeCheckpoint starts a checkpoint if one is due and none is running;
+// force makes any non-empty memtable due. It collects the outcome of a
+// finished checkpoint, and waits for a running one while the overlay is
+// over its bound. Only the committer calls it.
+func (s *Store) maybeCheckpoint(force bool) {
+	for {
+		select {
+		case err := <-s.ckptDone:
+			s.ckptRunning = false
+			s.ckptErr, s.ckptFailed = err, time.Now()
+		default:
+		}
+		if !s.ckptRunning || s.ov.active.bytes < maxOverlayBytes {
+			break
+		}
+		err := <-s.ckptDone // back-pressure
+		s.ckptRunning = false
+		s.ckptErr, s.ckptFailed = err, time.Now()
+	}
+	if s.ckptRunning {
+		return
+	}
+	if s.ov.isFrozen() {
+		// The last checkpoint failed: try it again, now and then.
+		if force || time.Since(s.ckptFailed) >= checkpointRetry {
+			s.ckptRunning = true
+			s.ckptReq <- s.ov.frozen
+		}
+		return
+	}
+	active := s.ov.active
+	if len(active.m) == 0 {
+		return
+	}
+	if !force && active.bytes < checkpointBytes && time.Since(s.activeSince) < checkpointEvery {
+		return
+	}
+	if s.seg != nil {
+		s.seg.close()
+		s.seg = nil // the next batch starts the next segment
+	}
+	fz := s.ov.freeze(active.gen + 1)
+	s.activeSince = time.Time{}
+	s.ckptRunning = true
+	s.ckptReq <- fz
+}
+
+// canLog reports why the committer must not log a batch: a log it could
+// not cut back after a failure, or checkpoints failing while the overlay
+// is full.
+func (s *Store) canLog() error {
+	if s.broken != nil {
+		return s.broken
+	}
+	if s.ov.active.bytes >= maxOverlayBytes && s.ov.isFrozen() && !s.ckptRunning && s.ckptErr != nil {
+		return fmt.Errorf("overlay full and checkpoints failing: %w", s.ckptErr)
+	}
+	return nil
+}
+
+// finish runs when the queue is closed and drained: it writes the whole
+// overlay to bbolt and stops the checkpointer. An error is kept for Close;
+// the log then stays, and the next Open replays it.
+func (s *Store) finish() {
+	if s.ckptRunning {
+		err := <-s.ckptDone
+		s.ckptRunning = false
+		s.ckptErr = err
+	}
+	close(s.ckptReq)
+	<-s.ckptStopped
+	if s.seg != nil {
+		s.seg.close()
+		s.seg = nil
+	}
+	var errs []error
+	if s.ov.isFrozen() {
+		if err := s.checkpoint(s.ov.frozen); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(s.ov.active.m) > 0 && len(errs) == 0 {
+		fz := s.ov.freeze(s.ov.active.gen + 1)
+		if err := s.checkpoint(fz); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.finishErr = errors.Join(errs...)
+}
+
+// removeSegments deletes the segments of generations up to upTo, which
+// bbolt holds, and reports the first error.
+func removeSegments(dir string, upTo uint64) error {
+	segs, err := listSegments(dir)
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, sg := range segs {
+		if sg.gen > upTo {
+			break
+		}
+		if err := os.Remove(sg.path); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

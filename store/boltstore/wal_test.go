@@ -1,0 +1,266 @@
+package boltstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"kvhttp/store"
+)
+
+// waitCheckpointed waits until the overlay is empty: every logged write
+// is in bbolt.
+func waitCheckpointed(t *testing.T, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.ov.n.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("overlay: got %d entries 10 s on; want 0", s.ov.n.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// segments lists the log segments in dir.
+func segments(t *testing.T, dir string) []walFile {
+	t.Helper()
+	segs, err := listSegments(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segs
+}
+
+// TestCheckpoint checks that logged writes reach bbolt, version counter
+// and all, and that their segments then go.
+func TestCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	s := reopen(t, dir)
+	ctx := t.Context()
+	res, err := s.Put(ctx, []byte("k"), []byte("v"), []byte("text/plain"), store.Cond{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(segments(t, dir)); n != 1 {
+		t.Errorf("segments after a write: got %d; want 1", n)
+	}
+	waitCheckpointed(t, s)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket)
+		r, err := decodeRecord(b.Get([]byte("k")))
+		if err != nil {
+			return err
+		}
+		if r.version != res.Version || string(r.value) != "v" || b.Sequence() != res.Version {
+			t.Errorf("bbolt after checkpoint: got v%d %q seq %d; want v%d %q seq %d", r.version, r.value, b.Sequence(), res.Version, "v", res.Version)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if segs := segments(t, dir); len(segs) != 0 {
+		t.Errorf("segments after checkpoint: got %v; want none", segs)
+	}
+}
+
+// TestCheckpointFails makes every checkpoint fail: writes are still
+// acknowledged and read back (they are in the log), Close reports the
+// failure, and the next Open puts them in bbolt from the log.
+func TestCheckpointFails(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.commitTx = func(func(*bolt.Tx) error) error { return errInjected }
+	ctx := t.Context()
+	var last store.Result
+	for i := range 3 {
+		if last, err = s.Put(ctx, []byte("k"), fmt.Appendf(nil, "v%d", i), nil, store.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(checkpointEvery) // let checkpoints fail in between
+	}
+	if it, err := s.Get(ctx, []byte("k"), nil); err != nil || string(it.Value) != "v2" {
+		t.Errorf("Get: got %q, %v; want %q, nil", it.Value, err, "v2")
+	}
+	if err := s.Close(); !errors.Is(err, errInjected) {
+		t.Errorf("Close: got %v; want %v", err, errInjected)
+	}
+	if len(segments(t, dir)) == 0 {
+		t.Fatal("the log is gone although no checkpoint succeeded")
+	}
+	s2 := reopen(t, dir)
+	if it, err := s2.Get(ctx, []byte("k"), nil); err != nil || string(it.Value) != "v2" || it.Version != last.Version {
+		t.Errorf("Get after reopen: got %q v%d, %v; want %q v%d, nil", it.Value, it.Version, err, "v2", last.Version)
+	}
+	if segs := segments(t, dir); len(segs) != 0 {
+		t.Errorf("segments after recovery: got %v; want none", segs)
+	}
+	// Versions go on from the log's counter.
+	if res, err := s2.Put(ctx, []byte("other"), nil, nil, store.Cond{}); err != nil || res.Version <= last.Version {
+		t.Errorf("Put after reopen: got v%d, %v; want above v%d", res.Version, err, last.Version)
+	}
+}
+
+// writeSegment writes generation gen's segment to dir by hand: a header
+// and one frame per batch, then tail.
+func writeSegment(t *testing.T, dir string, gen uint64, batches []map[string]string, tail []byte) string {
+	t.Helper()
+	b := append([]byte(walMagic), make([]byte, 8)...)
+	b[len(walMagic)+7] = byte(gen)
+	var seq uint64
+	for _, batch := range batches {
+		mt := newMemtable(gen)
+		for k, v := range batch {
+			if v == "" {
+				mt.set([]byte(k), nil)
+				continue
+			}
+			seq++
+			mt.set([]byte(k), appendRecord(nil, seq, nil, []byte(v)))
+		}
+		b = appendFrame(b, seq, mt)
+	}
+	b = append(b, tail...)
+	path := filepath.Join(dir, walName(gen))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestRecover replays hand-made segments: a torn last frame is dropped,
+// deletes apply, later generations win, and every segment goes.
+func TestRecover(t *testing.T) {
+	dir := t.TempDir()
+	s := reopen(t, dir)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeSegment(t, dir, 1, []map[string]string{{"a": "a1", "b": "b1"}, {"b": ""}}, nil)
+	// The torn frame would have written z.
+	torn := appendFrame(nil, 9, &memtable{m: map[string][]byte{"z": appendRecord(nil, 9, nil, []byte("z"))}})
+	writeSegment(t, dir, 2, []map[string]string{{"a": "a2", "c": "c2"}}, torn[:len(torn)-3])
+
+	s2 := reopen(t, dir)
+	ctx := t.Context()
+	for key, want := range map[string]string{"a": "a2", "c": "c2"} {
+		if it, err := s2.Get(ctx, []byte(key), nil); err != nil || string(it.Value) != want {
+			t.Errorf("Get(%q): got %q, %v; want %q, nil", key, it.Value, err, want)
+		}
+	}
+	for _, key := range []string{"b", "z"} {
+		if _, err := s2.Get(ctx, []byte(key), nil); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get(%q): got %v; want %v", key, err, store.ErrNotFound)
+		}
+	}
+	if segs := segments(t, dir); len(segs) != 0 {
+		t.Errorf("segments after recovery: got %v; want none", segs)
+	}
+}
+
+// TestRecoverRefusesDamage checks that a damaged segment that is not the
+// last (so was complete when written) makes Open fail with ErrCorrupt
+// and leaves every file as it was.
+func TestRecoverRefusesDamage(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func([]byte) []byte
+	}{
+		{"flipped bit", func(b []byte) []byte { b[len(b)-2] ^= 1; return b }},
+		{"cut short", func(b []byte) []byte { return b[:len(b)-1] }},
+		{"foreign header", func(b []byte) []byte { copy(b, "NOTAWAL!"); return b }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := reopen(t, dir)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p1 := writeSegment(t, dir, 1, []map[string]string{{"a": "a1"}}, nil)
+			writeSegment(t, dir, 2, []map[string]string{{"b": "b2"}}, nil)
+			b, err := os.ReadFile(p1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			damaged := tt.damage(b)
+			if err := os.WriteFile(p1, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db, err := os.ReadFile(filepath.Join(dir, FileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Open(dir, nil); !errors.Is(err, store.ErrCorrupt) {
+				t.Fatalf("Open: got %v; want %v", err, store.ErrCorrupt)
+			}
+			if got, _ := os.ReadFile(p1); !bytes.Equal(got, damaged) {
+				t.Error("Open changed the damaged segment")
+			}
+			if got, _ := os.ReadFile(filepath.Join(dir, FileName)); !bytes.Equal(got, db) {
+				t.Error("Open changed the data file")
+			}
+			if n := len(segments(t, dir)); n != 2 {
+				t.Errorf("segments: got %d; want 2", n)
+			}
+		})
+	}
+}
+
+// TestListMergesOverlay lists keys some of which bbolt holds and the log
+// has since overwritten or deleted, and some only the log holds.
+func TestListMergesOverlay(t *testing.T) {
+	s := reopen(t, t.TempDir())
+	ctx := t.Context()
+	var items []store.Item
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		items = append(items, store.Item{Key: []byte(k), Value: []byte(k + "0")})
+	}
+	if err := s.PutAll(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	waitCheckpointed(t, s)
+	if err := s.Delete(ctx, []byte("b"), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range [][2]string{{"c", "c1"}, {"bb", "bb1"}, {"f", "f1"}, {"0", "01"}} {
+		if _, err := s.Put(ctx, []byte(kv[0]), []byte(kv[1]), nil, store.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(ctx, []byte("f"), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		opts store.ListOptions
+		want string
+	}{
+		{store.ListOptions{}, "0=01 a=a0 bb=bb1 c=c1 d=d0 e=e0"},
+		{store.ListOptions{Prefix: []byte("b")}, "bb=bb1"},
+		{store.ListOptions{After: []byte("a"), Limit: 2}, "bb=bb1 c=c1"},
+		{store.ListOptions{After: []byte("bb"), Limit: 2}, "c=c1 d=d0"},
+		{store.ListOptions{After: []byte("e")}, ""},
+	}
+	for _, tt := range tests {
+		var got []string
+		err := s.List(ctx, tt.opts, func(it store.Item) error {
+			got = append(got, string(it.Key)+"="+string(it.Value))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := fmt.Sprint(got); g != "["+tt.want+"]" {
+			t.Errorf("List(%+v): got %s; want [%s]", tt.opts, g, tt.want)
+		}
+	}
+}
