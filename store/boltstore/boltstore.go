@@ -98,6 +98,7 @@ type Store struct {
 	ckptReq     chan *memtable // committer to checkpointer; closed by finish
 	ckptDone    chan error     // checkpointer to committer, one per request
 	ckptStopped chan struct{}  // closed when the checkpointer has returned
+	spares      chan string    // a recycled segment file, checkpointer to committer
 
 	closeOnce sync.Once
 }
@@ -152,6 +153,7 @@ func open(dir string, opts *Options) (*Store, error) {
 		ckptReq:     make(chan *memtable, 1),
 		ckptDone:    make(chan error, 1),
 		ckptStopped: make(chan struct{}),
+		spares:      make(chan string, 1),
 	}
 	if err := s.recover(); err != nil {
 		db.Close()
@@ -200,9 +202,10 @@ func (s *Store) recover() error {
 		}
 		s.seq = max(s.seq, mt.maxSeq)
 	}
-	if err := removeSegments(s.dir, mt.gen); err != nil {
+	if err := s.recycleSegments(mt.gen, false); err != nil {
 		return err
 	}
+	s.dropSpares()
 	s.ov.active = newMemtable(mt.gen + 1)
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -46,20 +45,21 @@ var genKey = []byte("loggen")
 func (s *Store) checkpointLoop() {
 	defer close(s.ckptStopped)
 	for mt := range s.ckptReq {
-		s.ckptDone <- s.checkpoint(mt)
+		s.ckptDone <- s.checkpoint(mt, true)
 	}
 }
 
 // checkpoint writes mt to bbolt, drops it from the overlay, and deletes
-// its segment and any older one. A segment left behind is harmless
+// its segment and any older one, or keeps its segment's file as a spare
+// if recycle is true (segment.go). A segment left behind is harmless
 // (recovery skips the generations bbolt holds, and the next checkpoint
 // tries again), so failing to delete one does not fail the checkpoint.
-func (s *Store) checkpoint(mt *memtable) error {
+func (s *Store) checkpoint(mt *memtable, recycle bool) error {
 	if err := s.writeMemtable(mt); err != nil {
 		return err
 	}
 	s.ov.thaw()
-	removeSegments(s.dir, mt.gen)
+	s.recycleSegments(mt.gen, recycle)
 	return nil
 }
 
@@ -144,7 +144,12 @@ func (s *Store) maybeCheckpoint(force bool) {
 		return
 	}
 	if s.seg != nil {
-		s.seg.close()
+		if err := s.seg.end(s.seq, s.logSync); err != nil {
+			if errors.Is(err, errLogBroken) {
+				s.broken = err
+			}
+			return // the segment goes on; try again later
+		}
 		s.seg = nil // the next batch starts the next segment
 	}
 	fz := s.ov.freeze(active.gen + 1)
@@ -178,39 +183,23 @@ func (s *Store) finish() {
 	close(s.ckptReq)
 	<-s.ckptStopped
 	if s.seg != nil {
-		s.seg.close()
+		// No end frame: this segment stays the newest, and if the
+		// checkpoint below fails, recovery reads it to its last frame.
+		s.seg.f.Close()
 		s.seg = nil
 	}
 	var errs []error
 	if s.ov.isFrozen() {
-		if err := s.checkpoint(s.ov.frozen); err != nil {
+		if err := s.checkpoint(s.ov.frozen, false); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(s.ov.active.m) > 0 && len(errs) == 0 {
 		fz := s.ov.freeze(s.ov.active.gen + 1)
-		if err := s.checkpoint(fz); err != nil {
+		if err := s.checkpoint(fz, false); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	s.dropSpares()
 	s.finishErr = errors.Join(errs...)
-}
-
-// removeSegments deletes the segments of generations up to upTo, which
-// bbolt holds, and reports the first error.
-func removeSegments(dir string, upTo uint64) error {
-	segs, err := listSegments(dir)
-	if err != nil {
-		return err
-	}
-	var first error
-	for _, sg := range segs {
-		if sg.gen > upTo {
-			break
-		}
-		if err := os.Remove(sg.path); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
 }

@@ -232,13 +232,13 @@ func (s *Store) logBatch(batch []*writeOp) (err error) {
 	}
 	s.staged.maxSeq = s.seq
 	if s.seg == nil {
-		sg, err := createSegment(s.dir, s.ov.active.gen)
+		sg, err := createSegment(s.dir, s.ov.active.gen, s.takeSpare())
 		if err != nil {
 			return fmt.Errorf("write-ahead log: %w", err)
 		}
 		s.seg = sg
 	}
-	s.frame = appendFrame(s.frame[:0], s.seq, s.staged)
+	s.frame = appendFrame(s.frame[:0], s.seg.gen, s.seq, s.staged)
 	if err := s.seg.append(s.frame, s.logSync); err != nil {
 		if errors.Is(err, errLogBroken) {
 			s.broken = err

@@ -31,27 +31,36 @@ import (
 //
 //	length   4 bytes  big-endian uint32, the length of payload
 //	crc      4 bytes  big-endian CRC-32C of payload
-//	payload  a batch's outcome: seq (8 bytes, the version counter
-//	         after the batch), then for each key the batch changed a
-//	         kind byte (opPut or opDelete), the key's length (uvarint)
-//	         and the key, and for a put the record's length (uvarint)
-//	         and the record (record.go), its version stamped
+//	payload  gen (8 bytes, the segment's generation), seq (8 bytes,
+//	         the version counter after the batch), then a batch's
+//	         outcome: for each key the batch changed a kind byte (opPut
+//	         or opDelete), the key's length (uvarint) and the key, and
+//	         for a put the record's length (uvarint) and the record
+//	         (record.go), its version stamped; or, in the last frame of
+//	         a segment the committer has left for the next, the single
+//	         kind byte opEnd
 //
-// A frame is written whole and synced before any writer in it is
-// answered, and the next frame is written only after that, so a crash
-// can tear at most the last frame of the last segment: recovery stops
-// there, which drops only writes nobody was told about. A bad frame
-// anywhere else means the file was damaged after it was written, and
-// Open refuses the folder rather than guess (store.ErrCorrupt).
+// Segments are recycled (segment.go): a new one usually overwrites an
+// old one's file, whose frames then follow the new ones; their
+// generation tells them apart. A frame is written whole and synced
+// before any writer in it is answered, and the next frame is written
+// only after that, so a crash can tear at most the last frame of the
+// last segment: recovery stops at the first frame that is torn, or of
+// another generation, which drops only writes nobody was told about.
+// Every other segment must run whole to its end frame; one that does not
+// was damaged after it was written, and Open refuses the folder rather
+// than guess (store.ErrCorrupt).
 const (
 	walPrefix    = "kvhttp-wal-"
 	walSuffix    = ".log"
 	walMagic     = "KVHWAL01"
 	walHeaderLen = len(walMagic) + 8
 	frameHeader  = 8
+	minPayload   = 16 // gen and seq: a zeroed region is no frame
 
 	opPut    = 1
 	opDelete = 2
+	opEnd    = 3
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -61,79 +70,14 @@ func walName(gen uint64) string {
 	return fmt.Sprintf("%s%016x%s", walPrefix, gen, walSuffix)
 }
 
-// segment is the log file the committer appends to.
-type segment struct {
-	f   *os.File
-	gen uint64
-	off int64 // end of the last frame known to be on disk
-}
-
-// createSegment creates generation gen's segment in dir, writes its
-// header, and syncs the file and the folder, so that the segment exists
-// after a crash before any frame in it is acknowledged.
-func createSegment(dir string, gen uint64) (*segment, error) {
-	path := filepath.Join(dir, walName(gen))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	hdr := binary.BigEndian.AppendUint64([]byte(walMagic), gen)
-	if _, err := f.Write(hdr); err == nil {
-		err = fdatasync(f)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, err
-	}
-	return &segment{f: f, gen: gen, off: int64(len(hdr))}, nil
-}
-
-// append writes frame at the end of the segment and syncs it. If either
-// fails, it cuts the segment back to its last good frame, so that the
-// failed frame cannot come back at recovery although its writers were
-// told it failed; if even that fails, the error says so and the segment
-// must not be written again.
-func (sg *segment) append(frame []byte, sync func(*os.File) error) error {
-	_, err := sg.f.WriteAt(frame, sg.off)
-	if err == nil {
-		err = sync(sg.f)
-	}
-	if err == nil {
-		sg.off += int64(len(frame))
-		return nil
-	}
-	if terr := sg.cut(); terr != nil {
-		return fmt.Errorf("%w (and the log could not be cut back: %w)", err, errors.Join(terr, errLogBroken))
-	}
-	return err
-}
-
-// errLogBroken marks a log that may hold a frame whose writers were told
-// it failed: the store takes no more writes.
-var errLogBroken = errors.New("write-ahead log is unusable until restart")
-
-// cut truncates the segment to its last good frame and syncs it.
-func (sg *segment) cut() error {
-	if err := sg.f.Truncate(sg.off); err != nil {
-		return err
-	}
-	return fdatasync(sg.f)
-}
-
-// close closes the segment's file.
-func (sg *segment) close() error { return sg.f.Close() }
-
 // appendFrame appends to dst the frame of a batch: staged holds the
 // batch's outcome, the last write of each key it changed, and seq is the
 // version counter after it. Replaying the frame applies staged, which is
 // what applying the batch's writes in order would leave.
-func appendFrame(dst []byte, seq uint64, staged *memtable) []byte {
+func appendFrame(dst []byte, gen, seq uint64, staged *memtable) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, frameHeader)...)
+	dst = binary.BigEndian.AppendUint64(dst, gen)
 	dst = binary.BigEndian.AppendUint64(dst, seq)
 	for key, rec := range staged.m {
 		if rec == nil {
@@ -148,6 +92,22 @@ func appendFrame(dst []byte, seq uint64, staged *memtable) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(rec)))
 		dst = append(dst, rec...)
 	}
+	return sealFrame(dst, start)
+}
+
+// appendEndFrame appends to dst the frame that ends generation gen's
+// segment.
+func appendEndFrame(dst []byte, gen, seq uint64) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, frameHeader)...)
+	dst = binary.BigEndian.AppendUint64(dst, gen)
+	dst = binary.BigEndian.AppendUint64(dst, seq)
+	dst = append(dst, opEnd)
+	return sealFrame(dst, start)
+}
+
+// sealFrame fills in the header of the frame that starts at dst[start:].
+func sealFrame(dst []byte, start int) []byte {
 	payload := dst[start+frameHeader:]
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(payload)))
 	binary.BigEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, crcTable))
@@ -198,23 +158,18 @@ func cmpUint(a, b uint64) int {
 }
 
 // replaySegment reads the segment at path into mt, applying its frames in
-// order, and returns the highest version counter its frames name. If last
-// is true (the newest segment) a torn header or frame ends the segment;
-// otherwise it is an error wrapping store.ErrCorrupt.
+// order, and returns the highest version counter its frames name. In the
+// newest segment (last) the first frame that is torn, or of another
+// generation, ends it; any other segment must reach its end frame, or it
+// is an error wrapping store.ErrCorrupt.
 func replaySegment(path string, gen uint64, last bool, mt *memtable) (uint64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
-	torn := func(what string, off int) (uint64, error) {
-		if last {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("%s: %s at offset %d of a segment that was complete: %w", path, what, off, store.ErrCorrupt)
-	}
 	if len(b) < walHeaderLen || string(b[:len(walMagic)]) != walMagic {
 		if last && len(b) < walHeaderLen {
-			return torn("torn header", 0)
+			return 0, nil // torn as it was created: nothing was written to it
 		}
 		return 0, fmt.Errorf("%s: not a kvhttp log segment: %w", path, store.ErrCorrupt)
 	}
@@ -222,35 +177,50 @@ func replaySegment(path string, gen uint64, last bool, mt *memtable) (uint64, er
 		return 0, fmt.Errorf("%s: holds generation %d: %w", path, g, store.ErrCorrupt)
 	}
 	var seq uint64
-	for off := walHeaderLen; off < len(b); {
-		if len(b)-off < frameHeader {
-			_, err := torn("torn frame header", off)
-			return seq, err
+	for off := walHeaderLen; ; {
+		p, ok := frameAt(b, off, gen)
+		if !ok {
+			if last {
+				return seq, nil
+			}
+			return 0, fmt.Errorf("%s: torn, damaged or stale frame at offset %d, before the end frame of a segment that was complete: %w", path, off, store.ErrCorrupt)
 		}
-		n := int(binary.BigEndian.Uint32(b[off:]))
-		sum := binary.BigEndian.Uint32(b[off+4:])
-		if n > len(b)-off-frameHeader || crc32.Checksum(b[off+frameHeader:off+frameHeader+n], crcTable) != sum {
-			_, err := torn("torn or damaged frame", off)
-			return seq, err
+		if len(p) == minPayload+1 && p[minPayload] == opEnd {
+			return seq, nil
 		}
-		s, err := replayFrame(b[off+frameHeader:off+frameHeader+n], mt)
+		s, err := replayFrame(p, mt)
 		if err != nil {
 			// The checksum matched: this is not a torn write.
 			return 0, fmt.Errorf("%s: frame at offset %d: %w: %w", path, off, store.ErrCorrupt, err)
 		}
 		seq = max(seq, s)
-		off += frameHeader + n
+		off += frameHeader + len(p)
 	}
-	return seq, nil
 }
 
-// replayFrame applies one frame's payload to mt and returns its seq.
-func replayFrame(p []byte, mt *memtable) (uint64, error) {
-	if len(p) < 8 {
-		return 0, errors.New("short payload")
+// frameAt returns the payload of the frame at b[off:], and false if
+// there is none of generation gen there: the end of what was written,
+// a torn write, a frame left from the file's former use, or damage.
+func frameAt(b []byte, off int, gen uint64) ([]byte, bool) {
+	if len(b)-off < frameHeader+minPayload {
+		return nil, false
 	}
-	seq := binary.BigEndian.Uint64(p)
-	p = p[8:]
+	n := int(binary.BigEndian.Uint32(b[off:]))
+	if n < minPayload || n > len(b)-off-frameHeader {
+		return nil, false
+	}
+	p := b[off+frameHeader : off+frameHeader+n]
+	if crc32.Checksum(p, crcTable) != binary.BigEndian.Uint32(b[off+4:]) || binary.BigEndian.Uint64(p) != gen {
+		return nil, false
+	}
+	return p, true
+}
+
+// replayFrame applies one frame's payload (not an end frame) to mt and
+// returns its seq.
+func replayFrame(p []byte, mt *memtable) (uint64, error) {
+	seq := binary.BigEndian.Uint64(p[8:])
+	p = p[minPayload:]
 	field := func() ([]byte, error) {
 		n, w := binary.Uvarint(p)
 		if w <= 0 || n > uint64(len(p)-w) {

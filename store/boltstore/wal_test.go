@@ -111,8 +111,8 @@ func TestCheckpointFails(t *testing.T) {
 }
 
 // writeSegment writes generation gen's segment to dir by hand: a header
-// and one frame per batch, then tail.
-func writeSegment(t *testing.T, dir string, gen uint64, batches []map[string]string, tail []byte) string {
+// and one frame per batch, an end frame if end is true, then tail.
+func writeSegment(t *testing.T, dir string, gen uint64, batches []map[string]string, end bool, tail []byte) string {
 	t.Helper()
 	b := append([]byte(walMagic), make([]byte, 8)...)
 	b[len(walMagic)+7] = byte(gen)
@@ -127,7 +127,10 @@ func writeSegment(t *testing.T, dir string, gen uint64, batches []map[string]str
 			seq++
 			mt.set([]byte(k), appendRecord(nil, seq, nil, []byte(v)))
 		}
-		b = appendFrame(b, seq, mt)
+		b = appendFrame(b, gen, seq, mt)
+	}
+	if end {
+		b = appendEndFrame(b, gen, seq)
 	}
 	b = append(b, tail...)
 	path := filepath.Join(dir, walName(gen))
@@ -137,33 +140,49 @@ func writeSegment(t *testing.T, dir string, gen uint64, batches []map[string]str
 	return path
 }
 
-// TestRecover replays hand-made segments: a torn last frame is dropped,
-// deletes apply, later generations win, and every segment goes.
+// TestRecover replays hand-made segments: what follows the last frame of
+// the newest segment (a torn frame, a frame left from the file's former
+// use, zeros) is ignored, deletes apply, later generations win, and every
+// segment goes.
 func TestRecover(t *testing.T) {
-	dir := t.TempDir()
-	s := reopen(t, dir)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
+	z := func(gen uint64) []byte {
+		return appendFrame(nil, gen, 9, &memtable{m: map[string][]byte{"z": appendRecord(nil, 9, nil, []byte("z"))}})
 	}
-	writeSegment(t, dir, 1, []map[string]string{{"a": "a1", "b": "b1"}, {"b": ""}}, nil)
-	// The torn frame would have written z.
-	torn := appendFrame(nil, 9, &memtable{m: map[string][]byte{"z": appendRecord(nil, 9, nil, []byte("z"))}})
-	writeSegment(t, dir, 2, []map[string]string{{"a": "a2", "c": "c2"}}, torn[:len(torn)-3])
+	tests := []struct {
+		name string
+		tail []byte
+	}{
+		{"torn frame", z(2)[:len(z(2))-3]},
+		{"stale frame", z(1)},
+		{"zeros", make([]byte, 4096)},
+		{"nothing", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := reopen(t, dir)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			writeSegment(t, dir, 1, []map[string]string{{"a": "a1", "b": "b1"}, {"b": ""}}, true, nil)
+			writeSegment(t, dir, 2, []map[string]string{{"a": "a2", "c": "c2"}}, false, tt.tail)
 
-	s2 := reopen(t, dir)
-	ctx := t.Context()
-	for key, want := range map[string]string{"a": "a2", "c": "c2"} {
-		if it, err := s2.Get(ctx, []byte(key), nil); err != nil || string(it.Value) != want {
-			t.Errorf("Get(%q): got %q, %v; want %q, nil", key, it.Value, err, want)
-		}
-	}
-	for _, key := range []string{"b", "z"} {
-		if _, err := s2.Get(ctx, []byte(key), nil); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("Get(%q): got %v; want %v", key, err, store.ErrNotFound)
-		}
-	}
-	if segs := segments(t, dir); len(segs) != 0 {
-		t.Errorf("segments after recovery: got %v; want none", segs)
+			s2 := reopen(t, dir)
+			ctx := t.Context()
+			for key, want := range map[string]string{"a": "a2", "c": "c2"} {
+				if it, err := s2.Get(ctx, []byte(key), nil); err != nil || string(it.Value) != want {
+					t.Errorf("Get(%q): got %q, %v; want %q, nil", key, it.Value, err, want)
+				}
+			}
+			for _, key := range []string{"b", "z"} {
+				if _, err := s2.Get(ctx, []byte(key), nil); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("Get(%q): got %v; want %v", key, err, store.ErrNotFound)
+				}
+			}
+			if segs := segments(t, dir); len(segs) != 0 {
+				t.Errorf("segments after recovery: got %v; want none", segs)
+			}
+		})
 	}
 }
 
@@ -177,6 +196,10 @@ func TestRecoverRefusesDamage(t *testing.T) {
 	}{
 		{"flipped bit", func(b []byte) []byte { b[len(b)-2] ^= 1; return b }},
 		{"cut short", func(b []byte) []byte { return b[:len(b)-1] }},
+		{"no end frame", func(b []byte) []byte {
+			end := appendEndFrame(nil, 1, 1)
+			return b[:len(b)-len(end)]
+		}},
 		{"foreign header", func(b []byte) []byte { copy(b, "NOTAWAL!"); return b }},
 	}
 	for _, tt := range tests {
@@ -186,8 +209,8 @@ func TestRecoverRefusesDamage(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			p1 := writeSegment(t, dir, 1, []map[string]string{{"a": "a1"}}, nil)
-			writeSegment(t, dir, 2, []map[string]string{{"b": "b2"}}, nil)
+			p1 := writeSegment(t, dir, 1, []map[string]string{{"a": "a1"}}, true, nil)
+			writeSegment(t, dir, 2, []map[string]string{{"b": "b2"}}, false, nil)
 			b, err := os.ReadFile(p1)
 			if err != nil {
 				t.Fatal(err)
@@ -261,6 +284,59 @@ func TestListMergesOverlay(t *testing.T) {
 		}
 		if g := fmt.Sprint(got); g != "["+tt.want+"]" {
 			t.Errorf("List(%+v): got %s; want [%s]", tt.opts, g, tt.want)
+		}
+	}
+}
+
+// TestSegmentsRecycled checks that a checkpointed segment's file becomes
+// the next segment, extended to spareMinSize, and that Close leaves the
+// data file alone in the folder.
+func TestSegmentsRecycled(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	put := func(k string) {
+		t.Helper()
+		if _, err := s.Put(ctx, []byte(k), []byte(k), nil, store.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a")
+	waitCheckpointed(t, s)
+	for deadline := time.Now().Add(10 * time.Second); len(s.spares) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no spare 10 s after the checkpoint")
+		}
+	}
+	put("b")
+	segs := segments(t, dir)
+	if len(segs) != 1 || segs[0].gen != 2 {
+		t.Fatalf("segments: got %v; want generation 2 alone", segs)
+	}
+	if fi, err := os.Stat(segs[0].path); err != nil || fi.Size() < spareMinSize {
+		t.Errorf("segment 2: got %v bytes, %v; want a recycled file of at least %d", fi.Size(), err, spareMinSize)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != FileName {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("folder after Close: got %v; want [%s]", names, FileName)
+	}
+	s2 := reopen(t, dir)
+	for _, k := range []string{"a", "b"} {
+		if it, err := s2.Get(ctx, []byte(k), nil); err != nil || string(it.Value) != k {
+			t.Errorf("Get(%q) after reopen: got %q, %v; want %q, nil", k, it.Value, err, k)
 		}
 	}
 }
