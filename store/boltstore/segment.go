@@ -75,7 +75,8 @@ func prepareFile(path string, flag int, hdr []byte) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.WriteAt(hdr, 0); err == nil {
+	_, err = f.WriteAt(hdr, 0)
+	if err == nil {
 		err = fdatasync(f)
 	}
 	if err != nil {
