@@ -63,6 +63,11 @@ func (s *Store) Get(ctx context.Context, key, buf []byte) (store.Item, error) {
 // keeps. An error from fn stops the listing and is returned unchanged.
 // fn must not call Close or write to the Store, which would wait for the
 // listing to end.
+//
+// Writes logged but not yet checkpointed into bbolt (about the last
+// second's, at most 128 MiB) are merged in from memory: List first
+// gathers and sorts those in its range, so its memory grows with them,
+// not with the listing's length.
 func (s *Store) List(ctx context.Context, opts store.ListOptions, fn func(store.Item) error) error {
 	if err := s.ready(ctx); err != nil {
 		return fail("list", err)
