@@ -55,8 +55,8 @@ type Options struct {
 
 // Store is a store.Item collection kept in one bbolt file. Its methods
 // are safe for concurrent use. Put and Delete go through one committer
-// goroutine that commits concurrent writes together (see Group commit in
-// the package documentation); each returns only after the commit holding
+// goroutine that logs concurrent writes together (see Group commit in
+// the package documentation); each returns only after the log sync holding
 // it is on disk.
 type Store struct {
 	db   *bolt.DB
@@ -131,7 +131,8 @@ func open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	// NoSync stays false: every commit is fsynced before it returns.
+	// NoSync stays false: every checkpoint is fsynced before the log
+	// segments it holds are dropped.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
 		return nil, openError(path, timeout, err)

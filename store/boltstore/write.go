@@ -15,12 +15,13 @@ import (
 // store.ErrExists (IfAbsent), store.ErrNotFound (IfPresent, IfVersion) or
 // store.ErrVersionMismatch (IfVersion), and then changes nothing.
 //
-// Every applied write gets a new version from a counter in the file, so a
-// key never sees the same version twice, even across Delete. Put returns
-// after the commit holding the write has been fsynced; concurrent writes
-// share commits (see Group commit in the package documentation), and a
-// write queued before another one is applied before it. ctx is honoured only until the write is queued: Put
-// then waits for the commit, so that a nil error always means the write is
+// Every applied write gets a new version from a counter that the log and
+// the file keep, so a key never sees the same version twice, even across
+// Delete. Put returns after the log frame holding the write has been
+// synced; concurrent writes share frames and syncs (see Group commit in
+// the package documentation), and a write queued before another one is
+// applied before it. ctx is honoured only until the write is queued: Put
+// then waits for the sync, so that a nil error always means the write is
 // on disk and an error always means it was not applied.
 func (s *Store) Put(ctx context.Context, key, value, contentType []byte, cond store.Cond) (store.Result, error) {
 	if err := s.ready(ctx); err != nil {
@@ -52,7 +53,7 @@ func (s *Store) Put(ctx context.Context, key, value, contentType []byte, cond st
 // Delete removes key if cond holds, checking and deleting in one
 // transaction. Always and IfPresent fail with an error wrapping
 // store.ErrNotFound when key is absent; IfVersion as for Put. IfAbsent is
-// rejected. Delete returns after the commit holding it has been fsynced,
+// rejected. Delete returns after the log frame holding it has been synced,
 // and treats ctx as Put does.
 func (s *Store) Delete(ctx context.Context, key []byte, cond store.Cond) error {
 	if err := s.ready(ctx); err != nil {
