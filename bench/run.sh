@@ -31,7 +31,7 @@
 #             second, not batches; its latency is recorded once per batch
 #             (from writing the 16 requests to reading the 16th answer).
 #   put       PUT /kv/{key} of random keys, 64-byte bodies; every write is
-#             on disk (bbolt fsync) before it is answered
+#             on disk (synced) before it is answered
 #   idle      bench/cmd/idle holds IDLE_CONNS keep-alive connections (each
 #             made one GET) and reports the server's resident-set growth per
 #             connection after SETTLE
