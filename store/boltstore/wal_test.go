@@ -110,6 +110,17 @@ func TestCheckpointFails(t *testing.T) {
 	}
 }
 
+// emptyStore makes a store in a new folder and closes it, for a test to
+// put log segments beside its data file by hand.
+func emptyStore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := reopen(t, dir).Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // writeSegment writes generation gen's segment to dir by hand: a header
 // and one frame per batch, an end frame if end is true, then tail.
 func writeSegment(t *testing.T, dir string, gen uint64, batches []map[string]string, end bool, tail []byte) string {
@@ -159,11 +170,7 @@ func TestRecover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := reopen(t, dir)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			dir := emptyStore(t)
 			writeSegment(t, dir, 1, []map[string]string{{"a": "a1", "b": "b1"}, {"b": ""}}, true, nil)
 			writeSegment(t, dir, 2, []map[string]string{{"a": "a2", "c": "c2"}}, false, tt.tail)
 
@@ -204,11 +211,7 @@ func TestRecoverRefusesDamage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := reopen(t, dir)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			dir := emptyStore(t)
 			p1 := writeSegment(t, dir, 1, []map[string]string{{"a": "a1"}}, true, nil)
 			writeSegment(t, dir, 2, []map[string]string{{"b": "b2"}}, false, nil)
 			b, err := os.ReadFile(p1)
