@@ -148,15 +148,17 @@ func (w *ResponseWriter) Flush() error {
 	return c.flush()
 }
 
-// Abort gives up on a streamed response that cannot be completed (its
-// data source failed after the head went out): the connection closes
-// without ending the body, so the client sees the response as incomplete
-// rather than as a short but valid one. Before the first Flush it does
-// nothing: the handler can still answer with an error.
+// Abort gives up on a response that cannot be completed (its data source
+// failed). After the first Flush, the connection closes without ending the
+// body, so the client sees the response as incomplete rather than as a
+// short but valid one. Before it, Abort drops the status, header fields
+// and body written so far: the handler can still answer with an error.
 func (w *ResponseWriter) Abort() {
 	if w.streaming {
 		w.aborted = true
+		return
 	}
+	w.reset()
 }
 
 func (w *ResponseWriter) statusOr200() int {

@@ -6,8 +6,15 @@ import (
 )
 
 // streamer writes three pieces, flushing after each; on /abort it gives up
-// after the second, on /panic it panics there.
+// after the second, on /panic it panics there. On /redo it first drafts
+// another response and aborts it before anything is sent.
 var streamer = HandlerFunc(func(w *ResponseWriter, r *Request) {
+	if string(r.Path) == "/redo" {
+		w.Header().Add("X-Draft", "1")
+		w.WriteHeader(201)
+		w.WriteString("draft")
+		w.Abort()
+	}
 	w.Header().Add("Content-Type", "text/plain")
 	for i, piece := range []string{"one ", "two ", "three"} {
 		if i == 2 {
@@ -43,6 +50,9 @@ func TestStreaming(t *testing.T) {
 		{"abort: no last chunk", "GET /abort HTTP/1.1\r\nHost: x\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: *\r\nTransfer-Encoding: chunked\r\n\r\n" +
 				"4\r\none \r\n4\r\ntwo \r\n", true},
+		{"abort before a flush: a fresh start", "GET /redo HTTP/1.1\r\nHost: x\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: *\r\nTransfer-Encoding: chunked\r\n\r\n" +
+				"4\r\none \r\n4\r\ntwo \r\n5\r\nthree\r\nd\r\n and the rest\r\n0\r\n\r\n", false},
 		{"panic: no last chunk", "GET /panic HTTP/1.1\r\nHost: x\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: *\r\nTransfer-Encoding: chunked\r\n\r\n" +
 				"4\r\none \r\n4\r\ntwo \r\n", true},
