@@ -198,37 +198,46 @@ func (a *API) importPairs(w *server.ResponseWriter, r *server.Request) {
 }
 
 // listAll answers with every pair in key order: a JSON object, or
-// key:value lines for a client that prefers text/plain.
+// key:value lines for a client that prefers text/plain. The body is
+// streamed (see stream), so a large store costs the server a batch of
+// memory, not the whole listing; it is one object but not one snapshot:
+// a pair written during the listing may or may not appear, and none
+// appears twice.
 func (a *API) listAll(w *server.ResponseWriter, r *server.Request, status int) {
 	text := negotiate(r.Header.Get("Accept")) == formatText
+	if text {
+		w.Header().Add("Content-Type", "text/plain; charset=utf-8")
+	} else {
+		w.Header().Add("Content-Type", "application/json")
+	}
+	w.WriteHeader(status)
 	b := w.Buffer()[:0]
 	if !text {
 		b = append(b, '{')
 	}
-	err := a.store.List(r.Context(), store.ListOptions{}, func(it store.Item) error {
+	first := true
+	b, err := a.stream(w, r, store.ListOptions{}, b, func(b []byte, it store.Item) ([]byte, error) {
 		if text {
-			b = append(append(append(append(b, it.Key...), ':'), it.Value...), '\n')
-			return nil
+			return append(append(append(append(b, it.Key...), ':'), it.Value...), '\n'), nil
 		}
-		if b[len(b)-1] != '{' {
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		b = append(appendJSONString(b, it.Key), ':')
-		b = appendJSONString(b, it.Value)
-		return nil
+		return appendJSONString(b, it.Value), nil
 	})
-	if err != nil {
-		a.writeProblem(w, err)
+	switch {
+	case errors.Is(err, errGone):
+		return
+	case err != nil:
+		a.failList(w, err)
 		return
 	}
-	if text {
-		w.Header().Add("Content-Type", "text/plain; charset=utf-8")
-	} else {
+	if !text {
 		b = append(b, "}\n"...)
-		w.Header().Add("Content-Type", "application/json")
 	}
 	w.SetBuffer(b)
-	w.WriteHeader(status)
 }
 
 // detail is the human part of a problem: err's text without package

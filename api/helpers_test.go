@@ -37,6 +37,15 @@ func startServerWith(t testing.TB, dir string, opts api.Options) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := startServerOn(t, st, opts)
+	r.store = st
+	return r
+}
+
+// startServerOn serves the API over st, which it closes, until the test
+// ends (or stop is called). The result's store field is left nil.
+func startServerOn(t testing.TB, st api.Store, opts api.Options) *running {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +57,7 @@ func startServerWith(t testing.TB, dir string, opts api.Options) *running {
 	srv := &server.Server{Handler: api.New(st, opts), Logger: quiet, Limits: wire.Limits{MaxBodyBytes: 4 << 20}}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
-	r := &running{addr: l.Addr().String(), store: st, client: &client.Client{Addr: l.Addr().String()}}
+	r := &running{addr: l.Addr().String(), client: &client.Client{Addr: l.Addr().String()}}
 	stopped := false
 	r.stop = func() {
 		if stopped {

@@ -56,27 +56,14 @@ func (a *API) list(w *server.ResponseWriter, r *server.Request) {
 	if !text {
 		b = append(b, `{"items":[`...)
 	}
-	cursor := append([]byte(nil), q.after...)
-	for {
-		err = a.store.List(r.Context(), store.ListOptions{Prefix: q.prefix, After: cursor}, func(it store.Item) error {
-			if more && bytes.Compare(it.Key, end) > 0 {
-				return errPageEnd
-			}
-			b = enc.append(b, it)
-			cursor = append(cursor[:0], it.Key...)
-			if len(b) >= streamBatchBytes {
-				return errBatchFull
-			}
-			return nil
-		})
-		if !errors.Is(err, errBatchFull) {
-			break
+	b, err = a.stream(w, r, store.ListOptions{Prefix: q.prefix, After: q.after}, b, func(b []byte, it store.Item) ([]byte, error) {
+		if more && bytes.Compare(it.Key, end) > 0 {
+			return b, errPageEnd
 		}
-		w.SetBuffer(b)
-		if w.Flush() != nil {
-			return // the client is gone
-		}
-		b = w.Buffer()
+		return enc.append(b, it), nil
+	})
+	if errors.Is(err, errGone) {
+		return
 	}
 	if err != nil && !errors.Is(err, errPageEnd) {
 		a.failList(w, err)
@@ -92,6 +79,42 @@ func (a *API) list(w *server.ResponseWriter, r *server.Request) {
 	}
 	w.SetBuffer(b)
 }
+
+// stream calls add for each item that opts selects (its Limit is
+// ignored), in key order, to append the item to the body. It reads the
+// store in batches of about streamBatchBytes, each in a short read of its
+// own, and sends each batch (w.Flush) before reading the next, so the
+// memory a listing holds is bounded whatever the store holds. add may
+// return an error to stop. stream returns the body not yet sent and the
+// first error: add's, the store's, or errGone if the client went away.
+func (a *API) stream(w *server.ResponseWriter, r *server.Request, opts store.ListOptions, b []byte, add func(b []byte, it store.Item) ([]byte, error)) ([]byte, error) {
+	cursor := append([]byte(nil), opts.After...)
+	for {
+		opts.After, opts.Limit = cursor, 0
+		err := a.store.List(r.Context(), opts, func(it store.Item) error {
+			var err error
+			if b, err = add(b, it); err != nil {
+				return err
+			}
+			cursor = append(cursor[:0], it.Key...)
+			if len(b) >= streamBatchBytes {
+				return errBatchFull
+			}
+			return nil
+		})
+		if !errors.Is(err, errBatchFull) {
+			return b, err
+		}
+		w.SetBuffer(b)
+		if w.Flush() != nil {
+			return nil, errGone
+		}
+		b = w.Buffer()
+	}
+}
+
+// errGone: the client went away in the middle of a streamed body.
+var errGone = errors.New("api: client gone")
 
 // errPageEnd stops the second pass at the end found by the first.
 var errPageEnd = errors.New("api: end of page")

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
@@ -105,19 +107,7 @@ func TestListingStreamsInBoundedMemory(t *testing.T) {
 		t.Skip("writes 100,000 keys; skipped in -short mode")
 	}
 	const total = 100000
-	// Filled, closed and opened again, so that the keys are in bbolt:
-	// writes not yet checkpointed from the store's log are listed from
-	// memory (at most about a second's worth; see store/boltstore).
-	dir := t.TempDir()
-	st, err := boltstore.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fill(t, st, total, 100)
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	srv := startServerWith(t, dir, api.Options{MaxListLimit: total})
+	srv := startServerWith(t, filledDir(t, total, 100), api.Options{MaxListLimit: total})
 	base := liveHeap()
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -155,8 +145,179 @@ func TestListingStreamsInBoundedMemory(t *testing.T) {
 	}
 }
 
-// liveHeap returns the bytes of live heap after a collection.
+// TestOriginListingStreamsInBoundedMemory: GET / over 100,000 pairs
+// (about 13 MB of JSON) is one JSON object with every pair in key order,
+// streamed: the live heap of this process, where the server runs, stays
+// far below the size of the listing while it is read.
+func TestOriginListingStreamsInBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 100,000 keys; skipped in -short mode")
+	}
+	const total, size = 100000, 100
+	srv := startServer(t, filledDir(t, total, size))
+	base := liveHeap()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	resp, body, err := srv.client.Open(ctx, &client.Request{Method: "GET", Target: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	if resp.Status != 200 || string(resp.Header.Get("Transfer-Encoding")) != "chunked" {
+		t.Fatalf("got %d with Transfer-Encoding %q; want a chunked 200", resp.Status, resp.Header.Get("Transfer-Encoding"))
+	}
+	counted := &countingReader{r: body}
+	dec := json.NewDecoder(counted)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("got %v, %v; want the start of an object", tok, err)
+	}
+	value := strings.Repeat("v", size)
+	pairs, peak := 0, uint64(0)
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatalf("pair %d: %v", pairs, err)
+		}
+		v, err := dec.Token()
+		if err != nil {
+			t.Fatalf("pair %d: %v", pairs, err)
+		}
+		if k != keyName(pairs) || v != value {
+			t.Fatalf("pair %d: got %v:%.10v...; want %s:%.10s...", pairs, k, v, keyName(pairs), value)
+		}
+		if pairs++; pairs%10000 == 0 {
+			if h := liveHeap(); h > base {
+				peak = max(peak, h-base)
+			}
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		t.Fatalf("got %v, %v; want the end of the object", tok, err)
+	}
+	t.Logf("streamed %d pairs, %d bytes; live heap grew by at most %d KiB", pairs, counted.n, peak>>10)
+	if pairs != total {
+		t.Fatalf("got %d pairs; want %d", pairs, total)
+	}
+	if limit := uint64(counted.n / 8); peak > limit {
+		t.Errorf("live heap grew by %d bytes while streaming %d; want under %d", peak, counted.n, limit)
+	}
+}
+
+// TestListingFails: a listing whose store fails before anything was sent
+// is a 500 problem, with none of the listing's own fields; one that fails
+// after its head went out ends without its last chunk, so that the client
+// sees it incomplete rather than short.
+func TestListingFails(t *testing.T) {
+	const keys = 5000
+	tests := []struct {
+		name, target string
+		after        int  // items listed before the store fails
+		sent         bool // the failure comes after the head went out
+	}{
+		{"GET /, at once", "/", 0, false},
+		{"GET /, after a batch", "/", 1000, true},
+		// The page's end is found first (keys+1 items), then the page read.
+		{"GET /kv/, at once", fmt.Sprintf("/kv/?limit=%d", keys), keys + 1, false},
+		{"GET /kv/, after a batch", fmt.Sprintf("/kv/?limit=%d", keys), keys + 1 + 1000, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := boltstore.Open(t.TempDir(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(t, st, keys, 100)
+			srv := startServerOn(t, &failingList{Store: st, after: tt.after}, api.Options{MaxListLimit: keys})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			resp, body, err := srv.client.Open(ctx, &client.Request{Method: "GET", Target: tt.target})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer body.Close()
+			got, err := io.ReadAll(body)
+			if tt.sent {
+				if resp.Status != 200 || err == nil {
+					t.Errorf("got %d and %d bytes, %v; want 200, then an incomplete body", resp.Status, len(got), err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("reading the problem: %v", err)
+			}
+			var types []string
+			for name, value := range resp.Header.All() {
+				if strings.EqualFold(string(name), "Content-Type") {
+					types = append(types, string(value))
+				}
+			}
+			if resp.Status != 500 || fmt.Sprint(types) != "[application/problem+json]" || resp.Header.Get("Link") != nil {
+				t.Errorf("got %d, Content-Type %q, Link %q; want 500, [application/problem+json], none", resp.Status, types, resp.Header.Get("Link"))
+			}
+			if !strings.Contains(string(got), `"status":500`) {
+				t.Errorf("got body %s; want a problem", got)
+			}
+		})
+	}
+}
+
+// failingList is a store whose listings fail once after items have been
+// listed, counted over all its listings; every listing after that fails
+// at once.
+type failingList struct {
+	api.Store
+	after int
+	n     int
+}
+
+var errListFailed = errors.New("injected listing failure")
+
+func (f *failingList) List(ctx context.Context, opts store.ListOptions, fn func(store.Item) error) error {
+	return f.Store.List(ctx, opts, func(it store.Item) error {
+		if f.n == f.after {
+			return errListFailed
+		}
+		f.n++
+		return fn(it)
+	})
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// filledDir returns a folder whose store holds n keys (keyName) with
+// values of size bytes. The store is filled, closed and opened again by
+// the caller, so that the keys are in bbolt: writes not yet checkpointed
+// from the store's log are listed from memory (at most about a second's
+// worth; see store/boltstore).
+func filledDir(t *testing.T, n, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := boltstore.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, st, n, size)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// liveHeap returns the bytes of live heap after two collections: the
+// first only moves what sync.Pools hold to their victim caches.
 func liveHeap() uint64 {
+	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
