@@ -3,6 +3,7 @@ module kvhttp
 go 1.26.0
 
 require (
+	github.com/google/btree v1.1.3
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/spf13/cobra v1.10.2
 	go.etcd.io/bbolt v1.5.0

@@ -296,10 +296,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // filledDir returns a folder whose store holds n keys (keyName) with
-// values of size bytes. The store is filled, closed and opened again by
-// the caller, so that the keys are in bbolt: writes not yet checkpointed
-// from the store's log are listed from memory (at most about a second's
-// worth; see store/boltstore).
+// values of size bytes. The store is filled and closed, so that the keys
+// are in bbolt, where most of a large store is, rather than among the
+// writes not yet checkpointed (in memory; see store/boltstore).
 func filledDir(t *testing.T, n, size int) string {
 	t.Helper()
 	dir := t.TempDir()

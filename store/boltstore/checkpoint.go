@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -71,23 +70,22 @@ func (s *Store) writeMemtable(mt *memtable) (err error) {
 			err = panicError(v)
 		}
 	}()
-	keys := make([]string, 0, len(mt.m))
-	for k := range mt.m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // bbolt fills pages best in key order
 	err = s.update(s.commitTx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(dataBucket)
-		for _, k := range keys {
-			var err error
-			if rec := mt.m[k]; rec != nil {
+		var err error
+		mt.each(func(k string, rec []byte) bool { // in key order, which bbolt fills pages best in
+			if rec != nil {
 				err = b.Put([]byte(k), rec)
 			} else {
 				err = b.Delete([]byte(k))
 			}
 			if err != nil {
-				return fmt.Errorf("key %q: %w", k, err)
+				err = fmt.Errorf("key %q: %w", k, err)
 			}
+			return err == nil
+		})
+		if err != nil {
+			return err
 		}
 		if mt.maxSeq > b.Sequence() {
 			if err := b.SetSequence(mt.maxSeq); err != nil {
@@ -137,7 +135,7 @@ func (s *Store) maybeCheckpoint(force bool) {
 		return
 	}
 	active := s.ov.active
-	if len(active.m) == 0 {
+	if active.len() == 0 {
 		return
 	}
 	if !force && active.bytes < checkpointBytes && time.Since(s.activeSince) < checkpointEvery {
@@ -194,7 +192,7 @@ func (s *Store) finish() {
 			errs = append(errs, err)
 		}
 	}
-	if len(s.ov.active.m) > 0 && len(errs) == 0 {
+	if s.ov.active.len() > 0 && len(errs) == 0 {
 		fz := s.ov.freeze(s.ov.active.gen + 1)
 		if err := s.checkpoint(fz, false); err != nil {
 			errs = append(errs, err)

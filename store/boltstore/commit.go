@@ -216,18 +216,17 @@ func (s *Store) logBatch(batch []*writeOp) (err error) {
 		}
 		if err != nil {
 			s.seq = seq
-			clear(s.staged.m)
+			s.staged.reset()
 		}
 	}()
 	if err := s.canLog(); err != nil {
 		return err
 	}
-	clear(s.staged.m)
-	s.staged.bytes = 0
+	s.staged.reset()
 	for _, op := range batch {
 		s.apply(op)
 	}
-	if len(s.staged.m) == 0 {
+	if s.staged.len() == 0 {
 		return nil // only failed conditions: nothing to make durable
 	}
 	s.staged.maxSeq = s.seq
@@ -297,7 +296,7 @@ func (s *Store) apply(op *writeOp) {
 // (staged, then overlay, then bbolt), nil if absent. raw is valid only
 // during fn.
 func (s *Store) current(key []byte, fn func(raw []byte) error) error {
-	if rec, ok := s.staged.m[string(key)]; ok {
+	if rec, ok := s.staged.get(key); ok {
 		return fn(rec)
 	}
 	return s.find(key, fn)

@@ -1,12 +1,12 @@
 package boltstore
 
 import (
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
-	"kvhttp/store"
+	"github.com/google/btree"
 )
 
 // The overlay: writes that are in the log but not yet in bbolt.
@@ -19,8 +19,8 @@ import (
 // after bbolt has committed it, so at every moment one of the three holds
 // the latest acknowledged write of every key.
 type overlay struct {
-	// mu guards the active and frozen pointers and active's map. frozen's
-	// map is never changed once frozen.
+	// mu guards the active and frozen pointers and active's tree.
+	// frozen's tree is never changed once frozen.
 	mu     sync.RWMutex
 	active *memtable
 	frozen *memtable
@@ -28,31 +28,73 @@ type overlay struct {
 	// overlay, and its lock, while it is empty: the usual case for a
 	// read-mostly store.
 	n atomic.Int64
+	// cloneMu keeps listings from cloning active at the same time
+	// (snapshot).
+	cloneMu sync.Mutex
 }
 
-// memtable maps keys to encoded records; a nil record is a delete.
-// Records are never changed once added.
+// memtable holds encoded records by key, in key order; a nil record is a
+// delete. Records are never changed once added. The order lets a listing
+// walk the writes in its range without gathering and sorting them, and a
+// B-tree's lazy clone gives it a snapshot of them for the cost of copying
+// a few nodes on the next writes.
 type memtable struct {
-	m      map[string][]byte
+	t      *btree.BTreeG[entry]
 	bytes  int    // keys and records held, to bound memory
 	maxSeq uint64 // the version counter after the newest write held
 	gen    uint64 // the log segment that holds these writes
 }
 
+// entry is one key and its record (nil for a delete).
+type entry struct {
+	key string
+	rec []byte
+}
+
+func entryLess(a, b entry) bool { return a.key < b.key }
+
+// memtableDegree is the B-tree's degree: nodes of 31 to 63 entries.
+const memtableDegree = 32
+
 func newMemtable(gen uint64) *memtable {
-	return &memtable{m: make(map[string][]byte), gen: gen}
+	return &memtable{t: btree.NewG(memtableDegree, entryLess), gen: gen}
 }
 
 // set records rec (nil for a delete) under key. It keeps rec, and copies
 // key.
-func (mt *memtable) set(key, rec []byte) {
-	if old, ok := mt.m[string(key)]; ok {
-		mt.bytes -= len(old)
+func (mt *memtable) set(key, rec []byte) { mt.put(string(key), rec) }
+
+// put is set with a key that is a string already: kept, not copied.
+func (mt *memtable) put(key string, rec []byte) {
+	old, replaced := mt.t.ReplaceOrInsert(entry{key, rec})
+	if replaced {
+		mt.bytes -= len(old.rec)
 	} else {
 		mt.bytes += len(key)
 	}
-	mt.m[string(key)] = rec
 	mt.bytes += len(rec)
+}
+
+// get returns key's record (nil for a delete) and whether mt holds one.
+func (mt *memtable) get(key []byte) ([]byte, bool) {
+	// The key is only compared, never kept: no copy of it is needed.
+	e, ok := mt.t.Get(entry{key: unsafe.String(unsafe.SliceData(key), len(key))})
+	return e.rec, ok
+}
+
+// len returns how many keys mt holds.
+func (mt *memtable) len() int { return mt.t.Len() }
+
+// each calls fn with every key and record in key order, until fn returns
+// false.
+func (mt *memtable) each(fn func(key string, rec []byte) bool) {
+	mt.t.Ascend(func(e entry) bool { return fn(e.key, e.rec) })
+}
+
+// reset empties mt for reuse.
+func (mt *memtable) reset() {
+	mt.t.Clear(true)
+	mt.bytes, mt.maxSeq = 0, 0
 }
 
 // get returns key's entry: its record (nil for a delete) and whether
@@ -63,29 +105,28 @@ func (ov *overlay) get(key []byte) ([]byte, bool) {
 	}
 	ov.mu.RLock()
 	defer ov.mu.RUnlock()
-	if rec, ok := ov.active.m[string(key)]; ok {
+	if rec, ok := ov.active.get(key); ok {
 		return rec, true
 	}
 	if ov.frozen != nil {
-		if rec, ok := ov.frozen.m[string(key)]; ok {
-			return rec, true
-		}
+		return ov.frozen.get(key)
 	}
 	return nil, false
 }
 
 // merge moves a synced batch's entries into active.
 func (ov *overlay) merge(staged *memtable) {
-	if len(staged.m) == 0 {
+	if staged.len() == 0 {
 		return
 	}
 	ov.mu.Lock()
-	before := len(ov.active.m)
-	for k, rec := range staged.m {
-		ov.active.set([]byte(k), rec)
-	}
+	before := ov.active.len()
+	staged.t.Ascend(func(e entry) bool {
+		ov.active.put(e.key, e.rec)
+		return true
+	})
 	ov.active.maxSeq = max(ov.active.maxSeq, staged.maxSeq)
-	ov.n.Add(int64(len(ov.active.m) - before))
+	ov.n.Add(int64(ov.active.len() - before))
 	ov.mu.Unlock()
 }
 
@@ -103,7 +144,7 @@ func (ov *overlay) freeze(gen uint64) *memtable {
 func (ov *overlay) thaw() {
 	ov.mu.Lock()
 	defer ov.mu.Unlock()
-	ov.n.Add(-int64(len(ov.frozen.m)))
+	ov.n.Add(-int64(ov.frozen.len()))
 	ov.frozen = nil
 }
 
@@ -114,44 +155,143 @@ func (ov *overlay) isFrozen() bool {
 	return ov.frozen != nil
 }
 
-// entry is one overlay entry selected for a listing.
-type entry struct {
-	key string
-	rec []byte // nil for a delete
+// view is a listing's snapshot of the overlay: a lazy clone of active,
+// which later writes to active do not change, and frozen, which nothing
+// changes.
+type view struct {
+	active, frozen *btree.BTreeG[entry]
 }
 
-// collect returns the overlay's entries that a listing with opts may
-// show (ignoring Limit), sorted by key, active's winning over frozen's.
-// The caller holds ov.mu shared.
-func (ov *overlay) collect(opts store.ListOptions) []entry {
+// snapshot returns the overlay's view, empty if the overlay is. The
+// caller holds ov.mu shared: no write to active runs meanwhile, and the
+// reads that may (Gets) do not touch what a clone changes; cloneMu keeps
+// two listings from cloning at once.
+func (ov *overlay) snapshot() view {
 	if ov.n.Load() == 0 {
-		return nil
+		return view{}
 	}
-	var out []entry
-	pick := func(mt *memtable, skip map[string][]byte) {
-		for k, rec := range mt.m {
-			if !strings.HasPrefix(k, string(opts.Prefix)) || (opts.After != nil && k <= string(opts.After)) {
-				continue
-			}
-			if _, ok := skip[k]; ok {
-				continue
-			}
-			out = append(out, entry{k, rec})
-		}
-	}
-	pick(ov.active, nil)
+	ov.cloneMu.Lock()
+	defer ov.cloneMu.Unlock()
+	v := view{active: ov.active.t.Clone()}
 	if ov.frozen != nil {
-		pick(ov.frozen, ov.active.m)
+		v.frozen = ov.frozen.t
 	}
-	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	return out
+	return v
+}
+
+// ovCursor walks a view's entries in a listing's range in key order,
+// active's entry winning over frozen's for a key both hold.
+type ovCursor struct {
+	a, f treeCursor
+}
+
+// newOvCursor returns a cursor over v's entries whose keys have prefix
+// and sort after after (all of them for a nil after).
+func newOvCursor(v view, prefix, after []byte) *ovCursor {
+	start, skip, hasSkip := string(prefix), "", false
+	if after != nil && string(after) >= start {
+		start, skip, hasSkip = string(after), string(after), true
+	}
+	oc := &ovCursor{}
+	oc.a = treeCursor{t: v.active, prefix: string(prefix), next: start, skip: skip, hasSkip: hasSkip}
+	oc.f = treeCursor{t: v.frozen, prefix: string(prefix), next: start, skip: skip, hasSkip: hasSkip}
+	return oc
+}
+
+// peek returns the next entry without moving past it; ok is false at
+// the end.
+func (oc *ovCursor) peek() (e entry, ok bool) {
+	a, aok := oc.a.peek()
+	f, fok := oc.f.peek()
+	switch {
+	case !aok:
+		return f, fok
+	case !fok || a.key <= f.key:
+		return a, true
+	}
+	return f, true
+}
+
+// advance moves past the entry peek returned (and past frozen's entry
+// for the same key, which active's hides).
+func (oc *ovCursor) advance() {
+	a, aok := oc.a.peek()
+	f, fok := oc.f.peek()
+	switch {
+	case aok && fok && a.key == f.key:
+		oc.a.advance()
+		oc.f.advance()
+	case aok && (!fok || a.key < f.key):
+		oc.a.advance()
+	case fok:
+		oc.f.advance()
+	}
+}
+
+// treeCursor walks one B-tree's entries with a prefix from a key on, a
+// few at a time: a B-tree walks by callback, and a listing pulls.
+type treeCursor struct {
+	t       *btree.BTreeG[entry]
+	prefix  string
+	next    string  // the first key the next refill may return
+	skip    string  // a key not to return (a listing's After)
+	hasSkip bool    // whether skip is set
+	buf     []entry // entries read, not yet passed: a tail of arr
+	arr     [treeChunk]entry
+	done    bool // no more entries in range
+}
+
+// treeChunk is how many entries a treeCursor reads at once.
+const treeChunk = 64
+
+func (tc *treeCursor) peek() (entry, bool) {
+	for len(tc.buf) == 0 && !tc.done {
+		tc.refill()
+	}
+	if len(tc.buf) == 0 {
+		return entry{}, false
+	}
+	return tc.buf[0], true
+}
+
+func (tc *treeCursor) advance() { tc.buf = tc.buf[1:] }
+
+// refill reads the next chunk of entries in range.
+func (tc *treeCursor) refill() {
+	if tc.t == nil {
+		tc.done = true
+		return
+	}
+	tc.buf = tc.arr[:0]
+	last, n := "", 0
+	tc.t.AscendGreaterOrEqual(entry{key: tc.next}, func(e entry) bool {
+		if !strings.HasPrefix(e.key, tc.prefix) {
+			tc.done = true
+			return false
+		}
+		if n == treeChunk {
+			return false
+		}
+		last, n = e.key, n+1
+		if tc.hasSkip && e.key == tc.skip {
+			return true
+		}
+		tc.buf = append(tc.buf, e)
+		return true
+	})
+	if n < treeChunk {
+		tc.done = true
+	}
+	if n > 0 {
+		tc.next = last + "\x00" // the least key after last
+	}
 }
 
 // mergeCursor walks a sorted key-record sequence (bbolt's) and the
 // overlay's entries together, the overlay's entry winning for a key both
 // hold, and skipping deletes.
 type mergeCursor struct {
-	ov   []entry
+	ov   *ovCursor
 	next func() ([]byte, []byte) // bbolt's next key and record, nil at the end
 	k, v []byte                  // bbolt's current pair
 }
@@ -159,16 +299,16 @@ type mergeCursor struct {
 // item returns the next key and record, or a nil key at the end.
 func (mc *mergeCursor) item() ([]byte, []byte) {
 	for {
+		e, ok := mc.ov.peek()
 		switch {
-		case mc.k == nil && len(mc.ov) == 0:
+		case mc.k == nil && !ok:
 			return nil, nil
-		case len(mc.ov) == 0 || (mc.k != nil && string(mc.k) < mc.ov[0].key):
+		case !ok || (mc.k != nil && string(mc.k) < e.key):
 			k, v := mc.k, mc.v
 			mc.k, mc.v = mc.next()
 			return k, v
 		}
-		e := mc.ov[0]
-		mc.ov = mc.ov[1:]
+		mc.ov.advance()
 		if mc.k != nil && string(mc.k) == e.key {
 			mc.k, mc.v = mc.next() // shadowed
 		}

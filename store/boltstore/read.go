@@ -65,9 +65,8 @@ func (s *Store) Get(ctx context.Context, key, buf []byte) (store.Item, error) {
 // listing to end.
 //
 // Writes logged but not yet checkpointed into bbolt (about the last
-// second's, at most 128 MiB) are merged in from memory: List first
-// gathers and sorts those in its range, so its memory grows with them,
-// not with the listing's length.
+// second's, at most 128 MiB) are merged in from memory, where they are
+// kept in key order: a listing reads only those in its range, as it goes.
 func (s *Store) List(ctx context.Context, opts store.ListOptions, fn func(store.Item) error) error {
 	if err := s.ready(ctx); err != nil {
 		return fail("list", err)
@@ -77,7 +76,7 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions, fn func(store.
 	// the checkpointer drops its memtable from the overlay only after
 	// bbolt has committed it.
 	s.ov.mu.RLock()
-	ents := s.ov.collect(opts)
+	v := s.ov.snapshot()
 	tx, err := s.db.Begin(false)
 	s.ov.mu.RUnlock()
 	if err != nil {
@@ -85,7 +84,7 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions, fn func(store.
 	}
 	defer tx.Rollback()
 	var fnErr error
-	err = s.list(ctx, tx, ents, opts, func(it store.Item) error {
+	err = s.list(ctx, tx, v, opts, func(it store.Item) error {
 		if err := fn(it); err != nil {
 			fnErr = err
 			return err
@@ -101,9 +100,9 @@ func (s *Store) List(ctx context.Context, opts store.ListOptions, fn func(store.
 	return nil
 }
 
-// list walks tx's data bucket merged with the overlay entries ents, as
-// List describes.
-func (s *Store) list(ctx context.Context, tx *bolt.Tx, ents []entry, opts store.ListOptions, fn func(store.Item) error) error {
+// list walks tx's data bucket merged with the overlay's view ov, as List
+// describes.
+func (s *Store) list(ctx context.Context, tx *bolt.Tx, ov view, opts store.ListOptions, fn func(store.Item) error) error {
 	c := tx.Bucket(dataBucket).Cursor()
 	k, v := c.Seek(listStart(opts))
 	if k != nil && bytes.Equal(k, opts.After) {
@@ -115,7 +114,7 @@ func (s *Store) list(ctx context.Context, tx *bolt.Tx, ents []entry, opts store.
 		}
 		return k, v
 	}
-	mc := mergeCursor{ov: ents, next: func() ([]byte, []byte) { return inRange(c.Next()) }}
+	mc := mergeCursor{ov: newOvCursor(ov, opts.Prefix, opts.After), next: func() ([]byte, []byte) { return inRange(c.Next()) }}
 	mc.k, mc.v = inRange(k, v)
 	for n := 0; ; n++ {
 		k, v := mc.item()

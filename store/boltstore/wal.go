@@ -79,19 +79,20 @@ func appendFrame(dst []byte, gen, seq uint64, staged *memtable) []byte {
 	dst = append(dst, make([]byte, frameHeader)...)
 	dst = binary.BigEndian.AppendUint64(dst, gen)
 	dst = binary.BigEndian.AppendUint64(dst, seq)
-	for key, rec := range staged.m {
+	staged.each(func(key string, rec []byte) bool {
 		if rec == nil {
 			dst = append(dst, opDelete)
 			dst = binary.AppendUvarint(dst, uint64(len(key)))
 			dst = append(dst, key...)
-			continue
+			return true
 		}
 		dst = append(dst, opPut)
 		dst = binary.AppendUvarint(dst, uint64(len(key)))
 		dst = append(dst, key...)
 		dst = binary.AppendUvarint(dst, uint64(len(rec)))
 		dst = append(dst, rec...)
-	}
+		return true
+	})
 	return sealFrame(dst, start)
 }
 

@@ -157,7 +157,9 @@ func writeSegment(t *testing.T, dir string, gen uint64, batches []map[string]str
 // segment goes.
 func TestRecover(t *testing.T) {
 	z := func(gen uint64) []byte {
-		return appendFrame(nil, gen, 9, &memtable{m: map[string][]byte{"z": appendRecord(nil, 9, nil, []byte("z"))}})
+		mt := newMemtable(gen)
+		mt.set([]byte("z"), appendRecord(nil, 9, nil, []byte("z")))
+		return appendFrame(nil, gen, 9, mt)
 	}
 	tests := []struct {
 		name string
