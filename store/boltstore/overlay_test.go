@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -186,6 +187,57 @@ func BenchmarkListOverlayInPages(b *testing.B) {
 		}
 		if n != total {
 			b.Fatalf("listed %d keys; want %d", n, total)
+		}
+	}
+}
+
+// TestOverlayCursorRandom compares the cursor with a model over random
+// overlays: keys from a small alphabet, so that prefixes, cursors and
+// keys shadowed in active meet often.
+func TestOverlayCursorRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	key := func() string {
+		b := make([]byte, 1+rng.IntN(4))
+		for i := range b {
+			b[i] = "abc"[rng.IntN(3)]
+		}
+		return string(b)
+	}
+	for round := range 200 {
+		fz, act := newMemtable(1), newMemtable(2)
+		model := map[string]string{}
+		for range rng.IntN(300) {
+			k := key()
+			fz.set([]byte(k), []byte("f"+k))
+			model[k] = "f" + k
+		}
+		for range rng.IntN(300) {
+			k := key()
+			if rng.IntN(4) == 0 {
+				act.set([]byte(k), nil)
+				model[k] = "-"
+				continue
+			}
+			act.set([]byte(k), []byte("a"+k))
+			model[k] = "a" + k
+		}
+		ov := &overlay{active: act, frozen: fz}
+		ov.n.Store(int64(act.len() + fz.len()))
+		prefix := key()
+		prefix = prefix[:rng.IntN(min(3, len(prefix)+1))]
+		var after []byte
+		if rng.IntN(2) == 0 {
+			after = []byte(key())
+		}
+		var want []string
+		for k, v := range model {
+			if strings.HasPrefix(k, prefix) && (after == nil || k > string(after)) {
+				want = append(want, k+"="+v)
+			}
+		}
+		slices.Sort(want)
+		if got := walk(newOvCursor(ov.snapshot(), []byte(prefix), after)); !slices.Equal(got, want) {
+			t.Fatalf("round %d, prefix %q after %q: got %v; want %v", round, prefix, after, got, want)
 		}
 	}
 }
