@@ -111,6 +111,30 @@ free_port() {
   die "no free port found"
 }
 
+# The machine's state around each run, printed with it: the share of CPU
+# time the hypervisor took (steal) during the run and, before a put run,
+# how long the disk takes to make one 4 KiB overwrite durable. On a shared
+# VM both change from minute to minute, and they explain most of the
+# spread between rounds.
+#
+# cpu_ticks prints the machine's CPU ticks so far, in all and stolen.
+cpu_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9; exit}' /proc/stat; }
+# steal_pct BEFORE AFTER prints the stolen share, in percent, between two
+# cpu_ticks readings.
+steal_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " "); d = y[1] - x[1]
+    printf "%.0f", (d > 0 ? 100 * (y[2] - x[2]) / d : 0)}'
+}
+# sync_probe prints the microseconds per durable 4 KiB overwrite (dd with
+# O_DSYNC, 100 in a row, in a file of the folder the servers write to).
+sync_probe() {
+  local f=$tmp/sync-probe out secs
+  [ -e "$f" ] || dd if=/dev/zero of="$f" bs=4k count=100 conv=fsync status=none
+  out=$(LC_ALL=C dd if=/dev/zero of="$f" bs=4k count=100 oflag=dsync conv=notrunc 2>&1)
+  secs=$(sed -n 's/.* copied, \([0-9.e-]*\) s,.*/\1/p' <<<"$out")
+  awk -v s="$secs" 'BEGIN {if (s == "") print "?"; else printf "%.0f", s * 1e6 / 100}'
+}
+
 # start_server NAME: a fresh process on the server's data folder; sets pid
 # and addr, returns once the port answers.
 start_server() {
@@ -209,6 +233,9 @@ for round in $(seq "$rounds"); do
     for name in $servers; do
       [[ $name = redis && $mode != put ]] && continue
       start_server "$name"
+      state=""
+      [ "$mode" = put ] && state="disk sync $(sync_probe) us, "
+      ticks=$(cpu_ticks)
       if [ "$name" = redis ]; then
         # The same durable write, Redis' way: SET of 64-byte values over
         # 64 connections, every write fsynced before its reply.
@@ -218,7 +245,8 @@ for round in $(seq "$rounds"); do
         p99=$(awk -F'"' '{print $14}' <<<"$out")
         if [[ -z $rps || -z $p99 ]]; then die "cannot read redis-benchmark's output: $out"; fi
         echo "$mode $name $round $rps $p99 0" >>"$tmp/results"
-        printf 'round %d  %-8s  %-8s  %10.0f req/s  p99 %8.2f ms\n' "$round" "$mode" "$name" "$rps" "$p99"
+        printf 'round %d  %-8s  %-8s  %10.0f req/s  p99 %8.2f ms  (%ssteal %s%%)\n' "$round" "$mode" "$name" "$rps" "$p99" \
+          "$state" "$(steal_pct "$ticks" "$(cpu_ticks)")"
       elif [ "$mode" = idle ]; then
         out=$("$tmp/idle" -addr "$addr" -pid "$pid" -n "$idle_conns" -settle "$settle")
         bytes=$(sed -n 's/.*per_conn_bytes=\(-\{0,1\}[0-9]*\).*/\1/p' <<<"$out")
@@ -237,8 +265,8 @@ for round in $(seq "$rounds"); do
           /Non-2xx or 3xx responses:/ {n += $5} END {print n + 0}' <<<"$out")
         if [[ -z $rps || -z $p99 ]]; then die "cannot read wrk's output: $out"; fi
         echo "$mode $name $round $rps $p99 $errs" >>"$tmp/results"
-        note=""
-        ((errs == 0)) || note="  ERRORS $errs: $(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' | tr '\n' ';')"
+        note="  (${state}steal $(steal_pct "$ticks" "$(cpu_ticks)")%)"
+        ((errs == 0)) || note+="  ERRORS $errs: $(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' | tr '\n' ';')"
         printf 'round %d  %-8s  %-8s  %10.0f req/s  p99 %8.2f ms%s\n' "$round" "$mode" "$name" "$rps" "$p99" "$note"
       fi
       stop_server
