@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 
 	"kvhttp/client"
@@ -14,14 +16,32 @@ func newExportCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := newClient(cmd)
 			defer c.Close()
+			// The listing is as large as the store: it is copied to the
+			// output as it arrives, never held, so no body limit applies.
+			c.Limits.MaxBodyBytes = -1
 			req := &client.Request{Method: "GET", Target: "/"}
 			req.Header.Add("Accept", "text/plain")
-			resp, err := call(cmd, c, req)
+			ctx, cancel := withTimeout(cmd)
+			defer cancel()
+			resp, body, err := c.Open(ctx, req)
 			if err != nil {
-				return err
+				return remote(err)
 			}
-			_, err = cmd.OutOrStdout().Write(resp.Body)
-			return err
+			defer body.Close()
+			if resp.Status/100 != 2 {
+				resp.Body, _ = io.ReadAll(io.LimitReader(body, maxProblemBytes))
+				return &client.Error{Method: req.Method, Target: req.Target, Status: resp.Status, Detail: explain(resp)}
+			}
+			if _, err := io.Copy(cmd.OutOrStdout(), body); err != nil {
+				// The server stopped in the middle: what was printed is
+				// not the whole store, and the exit status says so.
+				return remote(err)
+			}
+			return nil
 		},
 	}
 }
+
+// maxProblemBytes bounds the error body a streamed command reads to
+// explain a refusal.
+const maxProblemBytes = 64 << 10

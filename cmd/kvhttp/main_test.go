@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -117,6 +118,23 @@ func TestImportExport(t *testing.T) {
 				t.Errorf("got %d %q %q; want %d %q %q", code, out, errOut, tc.code, tc.stdout, tc.stderr)
 			}
 		})
+	}
+}
+
+// TestExportLarge: an export larger than one piece of the server's
+// streamed listing (about 32 KiB) comes whole and in order.
+func TestExportLarge(t *testing.T) {
+	addr := startAPI(t)
+	var want strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&want, "key%05d:value %d\n", i, i)
+	}
+	if code, _, errOut := kvhttp(t, want.String(), "import", "-", "--addr", addr); code != 0 {
+		t.Fatalf("import: exit %d, %s", code, errOut)
+	}
+	code, out, errOut := kvhttp(t, "", "export", "--addr", addr)
+	if code != 0 || out != want.String() {
+		t.Errorf("export: got exit %d, %d bytes (%s); want 0, the %d bytes imported", code, len(out), errOut, want.Len())
 	}
 }
 
