@@ -132,7 +132,10 @@ func (w *ResponseWriter) SetBuffer(b []byte) { w.body = b }
 // to an HTTP/1.0 client, ended by closing the connection); each Flush sends
 // the body written since. Streaming keeps memory bounded for large bodies;
 // a response never flushed is sent whole, with Content-Length. After the
-// first Flush, the status and header fields can no longer change.
+// first Flush, the status and header fields can no longer change. If the
+// write fails (the client went away, or stopped reading past the write
+// timeout), the response is aborted: the handler should stop, and the
+// connection closes.
 func (w *ResponseWriter) Flush() error {
 	c := w.c
 	if !w.streaming {
@@ -145,7 +148,13 @@ func (w *ResponseWriter) Flush() error {
 	}
 	c.out = c.wc.AppendStreamData(c.out, w.body)
 	w.body = w.body[:0]
-	return c.flush()
+	if err := c.flush(); err != nil {
+		// Part of a chunk may have gone out: nothing more can follow it
+		// on this connection, which closes once the handler returns.
+		w.aborted = true
+		return err
+	}
+	return nil
 }
 
 // Abort gives up on a response that cannot be completed (its data source

@@ -1,7 +1,11 @@
 package server
 
 import (
+	"errors"
+	"log/slog"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -85,4 +89,60 @@ func TestStreamAfterPipelined(t *testing.T) {
 	if a < 0 || s < a || b < s {
 		t.Errorf("got %q; want /a, then the streamed /stream, then /b", got)
 	}
+}
+
+// TestFailedFlushCloses: once a Flush fails, part of a chunk may be all
+// that went out, so nothing may follow it: no last chunk, no next
+// response; the connection closes.
+func TestFailedFlushCloses(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Logger: slog.New(slog.DiscardHandler), Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
+		for range 3 {
+			w.WriteString(strings.Repeat("x", 100))
+			if w.Flush() != nil {
+				return
+			}
+		}
+	})}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(&halfWriteListener{Listener: l}) }()
+	t.Cleanup(func() {
+		s.Close()
+		<-done
+	})
+	got, closed := exchange(t, l.Addr().String(),
+		"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", quiet)
+	if !closed || strings.Contains(got, "0\r\n\r\n") || strings.Count(got, "HTTP/1.1 ") != 1 {
+		t.Errorf("got %q (closed %v); want one response, cut off in its second chunk, and the connection closed", got, closed)
+	}
+}
+
+// halfWriteListener's connections fail their second write after writing
+// half of it, as a write that times out part way does.
+type halfWriteListener struct{ net.Listener }
+
+func (l *halfWriteListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &halfWriteConn{Conn: c}, nil
+}
+
+type halfWriteConn struct {
+	net.Conn
+	writes atomic.Int32
+}
+
+var errHalfWrite = errors.New("write timed out part way (simulated)")
+
+func (c *halfWriteConn) Write(p []byte) (int, error) {
+	if c.writes.Add(1) == 2 {
+		n, _ := c.Conn.Write(p[:len(p)/2])
+		return n, errHalfWrite
+	}
+	return c.Conn.Write(p)
 }
