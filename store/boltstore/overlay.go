@@ -186,8 +186,12 @@ type ovCursor struct {
 }
 
 // newOvCursor returns a cursor over v's entries whose keys have prefix
-// and sort after after (all of them for a nil after).
+// and sort after after (all of them for a nil after); nil, which has no
+// entries, for an empty view, the usual case.
 func newOvCursor(v view, prefix, after []byte) *ovCursor {
+	if v.active == nil && v.frozen == nil {
+		return nil
+	}
 	start, skip, hasSkip := string(prefix), "", false
 	if after != nil && string(after) >= start {
 		start, skip, hasSkip = string(after), string(after), true
@@ -201,6 +205,9 @@ func newOvCursor(v view, prefix, after []byte) *ovCursor {
 // peek returns the next entry without moving past it; ok is false at
 // the end.
 func (oc *ovCursor) peek() (e entry, ok bool) {
+	if oc == nil {
+		return entry{}, false
+	}
 	a, aok := oc.a.peek()
 	f, fok := oc.f.peek()
 	switch {
