@@ -17,13 +17,14 @@ func newExportCmd() *cobra.Command {
 			c := newClient(cmd)
 			defer c.Close()
 			// The listing is as large as the store: it is copied to the
-			// output as it arrives, never held, so no body limit applies.
+			// output as it arrives, never held, so no body limit applies,
+			// and no bound on the whole exchange either: only a server
+			// that stalls for requestTimeout fails it.
 			c.Limits.MaxBodyBytes = -1
+			c.ReadTimeout = requestTimeout
 			req := &client.Request{Method: "GET", Target: "/"}
 			req.Header.Add("Accept", "text/plain")
-			ctx, cancel := withTimeout(cmd)
-			defer cancel()
-			resp, body, err := c.Open(ctx, req)
+			resp, body, err := c.Open(cmd.Context(), req)
 			if err != nil {
 				return remote(err)
 			}
