@@ -108,41 +108,27 @@ func TestListingStreamsInBoundedMemory(t *testing.T) {
 	}
 	const total = 100000
 	srv := startServerWith(t, filledDir(t, total, 100), api.Options{MaxListLimit: total})
-	base := liveHeap()
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	resp, body, err := srv.client.Open(ctx, &client.Request{Method: "GET", Target: fmt.Sprintf("/kv/?limit=%d", total)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer body.Close()
-	if resp.Status != 200 || string(resp.Header.Get("Transfer-Encoding")) != "chunked" {
-		t.Fatalf("got %d with Transfer-Encoding %q; want a chunked 200", resp.Status, resp.Header.Get("Transfer-Encoding"))
-	}
+	heap := watchHeap()
+	body := openChunked(t, srv, fmt.Sprintf("/kv/?limit=%d", total))
 	r := bufio.NewReader(body)
-	items, bytes, peak := 0, 0, uint64(0)
+	items, bytes := 0, 0
 	for {
 		chunk, err := r.ReadSlice('}') // one item (or the closing brace)
 		bytes += len(chunk)
 		if strings.Contains(string(chunk), `"key":`) {
 			if items++; items%10000 == 0 {
-				if h := liveHeap(); h > base {
-					peak = max(peak, h-base)
-				}
+				heap.sample()
 			}
 		}
 		if err != nil {
 			break
 		}
 	}
-	t.Logf("streamed %d items, %d bytes; live heap grew by at most %d KiB", items, bytes, peak>>10)
+	t.Logf("streamed %d items, %d bytes; live heap grew by at most %d KiB", items, bytes, heap.peak>>10)
 	if items != total {
 		t.Fatalf("got %d items; want %d", items, total)
 	}
-	if limit := uint64(bytes / 8); peak > limit {
-		t.Errorf("live heap grew by %d bytes while streaming %d; want under %d", peak, bytes, limit)
-	}
+	heap.check(t, bytes)
 }
 
 // TestOriginListingStreamsInBoundedMemory: GET / over 100,000 pairs
@@ -155,25 +141,14 @@ func TestOriginListingStreamsInBoundedMemory(t *testing.T) {
 	}
 	const total, size = 100000, 100
 	srv := startServer(t, filledDir(t, total, size))
-	base := liveHeap()
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	resp, body, err := srv.client.Open(ctx, &client.Request{Method: "GET", Target: "/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer body.Close()
-	if resp.Status != 200 || string(resp.Header.Get("Transfer-Encoding")) != "chunked" {
-		t.Fatalf("got %d with Transfer-Encoding %q; want a chunked 200", resp.Status, resp.Header.Get("Transfer-Encoding"))
-	}
-	counted := &countingReader{r: body}
+	heap := watchHeap()
+	counted := &countingReader{r: openChunked(t, srv, "/")}
 	dec := json.NewDecoder(counted)
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		t.Fatalf("got %v, %v; want the start of an object", tok, err)
 	}
 	value := strings.Repeat("v", size)
-	pairs, peak := 0, uint64(0)
+	pairs := 0
 	for dec.More() {
 		k, err := dec.Token()
 		if err != nil {
@@ -187,20 +162,55 @@ func TestOriginListingStreamsInBoundedMemory(t *testing.T) {
 			t.Fatalf("pair %d: got %v:%.10v...; want %s:%.10s...", pairs, k, v, keyName(pairs), value)
 		}
 		if pairs++; pairs%10000 == 0 {
-			if h := liveHeap(); h > base {
-				peak = max(peak, h-base)
-			}
+			heap.sample()
 		}
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
 		t.Fatalf("got %v, %v; want the end of the object", tok, err)
 	}
-	t.Logf("streamed %d pairs, %d bytes; live heap grew by at most %d KiB", pairs, counted.n, peak>>10)
+	t.Logf("streamed %d pairs, %d bytes; live heap grew by at most %d KiB", pairs, counted.n, heap.peak>>10)
 	if pairs != total {
 		t.Fatalf("got %d pairs; want %d", pairs, total)
 	}
-	if limit := uint64(counted.n / 8); peak > limit {
-		t.Errorf("live heap grew by %d bytes while streaming %d; want under %d", peak, counted.n, limit)
+	heap.check(t, counted.n)
+}
+
+// openChunked GETs target and returns the body of its answer, which must
+// be a chunked 200, to read as it arrives; the body closes with the test.
+func openChunked(t *testing.T, srv *running, target string) io.Reader {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	resp, body, err := srv.client.Open(ctx, &client.Request{Method: "GET", Target: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { body.Close() })
+	if resp.Status != 200 || string(resp.Header.Get("Transfer-Encoding")) != "chunked" {
+		t.Fatalf("got %d with Transfer-Encoding %q; want a chunked 200", resp.Status, resp.Header.Get("Transfer-Encoding"))
+	}
+	return body
+}
+
+// heapWatch tracks how far the live heap of this process, where the
+// server runs, grows above where it was when the watch began.
+type heapWatch struct{ base, peak uint64 }
+
+func watchHeap() *heapWatch { return &heapWatch{base: liveHeap()} }
+
+// sample takes one reading.
+func (w *heapWatch) sample() {
+	if h := liveHeap(); h > w.base {
+		w.peak = max(w.peak, h-w.base)
+	}
+}
+
+// check fails the test if the heap grew by more than an eighth of the
+// streamed bytes: a streamed body must not be held whole.
+func (w *heapWatch) check(t *testing.T, streamed int) {
+	t.Helper()
+	if limit := uint64(streamed / 8); w.peak > limit {
+		t.Errorf("live heap grew by %d bytes while streaming %d; want under %d", w.peak, streamed, limit)
 	}
 }
 

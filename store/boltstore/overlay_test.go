@@ -34,9 +34,14 @@ func testOverlay() (*overlay, map[string]string) {
 			want[k] = "a"
 		}
 	}
-	ov := &overlay{active: act, frozen: fz}
-	ov.n.Store(int64(act.len() + fz.len()))
-	return ov, want
+	return overlayOf(act, fz), want
+}
+
+// overlayOf returns an overlay of the memtables active and frozen.
+func overlayOf(active, frozen *memtable) *overlay {
+	ov := &overlay{active: active, frozen: frozen}
+	ov.n.Store(int64(active.len() + frozen.len()))
+	return ov
 }
 
 // walk lists what c yields, as key=value, "-" for a delete.
@@ -221,8 +226,7 @@ func TestOverlayCursorRandom(t *testing.T) {
 			act.set([]byte(k), []byte("a"+k))
 			model[k] = "a" + k
 		}
-		ov := &overlay{active: act, frozen: fz}
-		ov.n.Store(int64(act.len() + fz.len()))
+		ov := overlayOf(act, fz)
 		prefix := key()
 		prefix = prefix[:rng.IntN(min(3, len(prefix)+1))]
 		var after []byte
