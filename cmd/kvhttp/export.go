@@ -31,7 +31,7 @@ func newExportCmd() *cobra.Command {
 			defer body.Close()
 			if resp.Status/100 != 2 {
 				resp.Body, _ = io.ReadAll(io.LimitReader(body, maxProblemBytes))
-				return &client.Error{Method: req.Method, Target: req.Target, Status: resp.Status, Detail: explain(resp)}
+				return refusal(req, resp)
 			}
 			if _, err := io.Copy(cmd.OutOrStdout(), body); err != nil {
 				// The server stopped in the middle: what was printed is

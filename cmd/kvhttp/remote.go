@@ -54,9 +54,14 @@ func call(cmd *cobra.Command, c *client.Client, req *client.Request) (*client.Re
 		return nil, remote(err)
 	}
 	if resp.Status/100 != 2 {
-		return nil, &client.Error{Method: req.Method, Target: req.Target, Status: resp.Status, Detail: explain(resp)}
+		return nil, refusal(req, resp)
 	}
 	return resp, nil
+}
+
+// refusal is the error for a response with a failure status.
+func refusal(req *client.Request, resp *client.Response) error {
+	return &client.Error{Method: req.Method, Target: req.Target, Status: resp.Status, Detail: explain(resp)}
 }
 
 // explain says why a request failed: the detail (or title) of a problem,
