@@ -173,6 +173,7 @@ const (
 	whyLeadingCRLF  = "kvhttp ignores up to four empty lines before a request line (RFC 9112 section 2.2 asks servers to ignore at least one); net/http refuses them"
 	whyPipelineCRLF = "kvhttp ignores the empty line between pipelined requests (RFC 9112 section 2.2) and waits for the third body, one byte short; net/http skips a CRLF only after a POST body, so the line before the third request gets 400"
 	whyTarget       = "kvhttp accepts only printable ASCII in a request-target, the asterisk form only with OPTIONS and the absolute form only for http and https (RFC 9112 section 3.2); net/http is more lenient"
+	whyUserinfo     = "an absolute-form target's authority must be a valid host: kvhttp refuses an empty host (RFC 9110 section 4.2.1: MUST) and userinfo (section 4.2.4: SHOULD treat it as an error, as it serves to disguise the host); net/http accepts both"
 	whyTE10         = "Transfer-Encoding in an HTTP/1.0 request: kvhttp refuses it as faulty framing (RFC 9112 section 6.1); net/http decodes it"
 	whyTEEmpty      = "empty list elements (\", chunked\"): kvhttp skips them, as RFC 9110 section 5.6.1 requires recipients to; net/http answers 501"
 	why417          = "after a 417 to a request without a body kvhttp keeps the connection, as nothing is left unread; net/http closes it"
@@ -245,4 +246,5 @@ var differences = map[string]string{
 	"transfer-encoding-md-646-post-with-chunked-and-duplicate-transfer-encoding":       whyTE400,
 	"transfer-encoding-md-842-post-with-chunkedchunked-as-transfer-encoding":           whyTE400,
 	"uri-md-150-disallow-utf-8-in-uri-path-in-strict-mode":                             whyTarget,
+	"uri-md-224-host-port-and-basic-auth":                                              whyUserinfo,
 }

@@ -141,8 +141,12 @@ func (c *ClientConn) NextResponse() (*Response, error) {
 		c.toIdle()
 		return r, nil
 	}
+	limit := c.Limits.bodyBytes()
+	if r.Framing.Kind == BodyLength && limit >= 0 && r.Framing.Length > limit {
+		return nil, c.fail(protoErr(ErrBodyTooLarge, -1))
+	}
 	c.closing = c.closing || r.Close
-	c.body.reset(r.Framing, c.Limits.bodyBytes(), &r.Trailer)
+	c.body.reset(r.Framing, limit, &r.Trailer)
 	if c.body.done {
 		c.endResponse()
 	} else {
@@ -177,10 +181,13 @@ func (c *ClientConn) ReadBody(p []byte) (int, error) {
 }
 
 // endResponse retires the oldest pending request once its final response
-// has been read entirely.
+// has been read entirely. The connection ends after a response that says
+// so, or after the response to the request that said so, which was the
+// last one sent: responses to requests pipelined before it are still read
+// (RFC 9112 section 9.6).
 func (c *ClientConn) endResponse() {
 	c.pending = c.pending[:copy(c.pending, c.pending[1:])]
-	if c.closing {
+	if c.resp.Close || c.closing && len(c.pending) == 0 {
 		advance(clientMoves[:], &c.state, StateClosed)
 		return
 	}

@@ -199,6 +199,88 @@ func TestClientCloseStopsRequests(t *testing.T) {
 	}
 }
 
+// MaxBodyBytes bounds a response's body however it is framed; a length
+// announced beyond it is refused before any of the body is read.
+func TestClientBodyLimit(t *testing.T) {
+	tests := []struct{ name, in string }{
+		{"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n12345678"},
+		{"huge content-length", "HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\n1234"},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n0\r\n\r\n"},
+		{"close-delimited", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n12345678"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &ClientConn{Limits: Limits{MaxBodyBytes: 4}}
+			var h Header
+			h.Add("Host", "a")
+			if _, err := c.AppendRequest(nil, MethodGet, "/", &h, nil); err != nil {
+				t.Fatal(err)
+			}
+			c.Feed([]byte(tc.in))
+			c.FeedEOF()
+			_, err := c.NextResponse()
+			var body []byte
+			buf := make([]byte, 64)
+			for n := 0; err == nil; {
+				n, err = c.ReadBody(buf)
+				body = append(body, buf[:n]...)
+			}
+			if !errors.Is(err, ErrBodyTooLarge) {
+				t.Fatalf("got body %q, %v; want %v", body, err, ErrBodyTooLarge)
+			}
+			if c.State() != StateClosed {
+				t.Errorf("got state %v; want closed", c.State())
+			}
+		})
+	}
+}
+
+// A client that pipelines a request saying "Connection: close" reads the
+// responses to the requests before it, and closes after its own (RFC 9112
+// section 9.6).
+func TestClientCloseAfterItsResponse(t *testing.T) {
+	c := &ClientConn{}
+	var h, closing Header
+	h.Add("Host", "a")
+	closing.Add("Host", "a")
+	closing.Add("Connection", "close")
+	for _, hh := range []*Header{&h, &h, &closing} {
+		if _, err := c.AppendRequest(nil, MethodGet, "/", hh, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na" +
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nc"
+	for _, step := range []int{0, 1} {
+		c := *c
+		c.pending = append([]string(nil), c.pending...)
+		f := &feeder{in: in, step: step}
+		var bodies []string
+		buf := make([]byte, 8)
+		for guard := 0; guard < 1000 && c.State() != StateClosed; guard++ {
+			if c.State() != StateBody {
+				if _, err := c.NextResponse(); errors.Is(err, ErrNeedMore) {
+					f.next(c.Feed, c.FeedEOF)
+				} else if err != nil {
+					t.Fatalf("step %d: got %v after %q; want three responses", step, err, bodies)
+				} else {
+					bodies = append(bodies, "")
+				}
+				continue
+			}
+			n, err := c.ReadBody(buf)
+			bodies[len(bodies)-1] += string(buf[:n])
+			if errors.Is(err, ErrNeedMore) {
+				f.next(c.Feed, c.FeedEOF)
+			}
+		}
+		if got, want := strings.Join(bodies, ","), "a,,c"; got != want || c.State() != StateClosed {
+			t.Errorf("step %d: got bodies %q, state %v; want %q, closed", step, got, c.State(), want)
+		}
+	}
+}
+
 // TestServerClientRoundTrip: what ServerConn writes, ClientConn reads.
 func TestServerClientRoundTrip(t *testing.T) {
 	cc, sc := &ClientConn{}, &ServerConn{}

@@ -115,7 +115,9 @@ func parseTarget(r *Request, t []byte) error {
 		for end < len(rest) && rest[end] != '/' && rest[end] != '?' && rest[end] != '#' {
 			end++
 		}
-		if end == 0 {
+		// RFC 9110 section 4.2.1: an http URI with an empty host is
+		// invalid; userinfo is refused too (section 4.2.4).
+		if !validHost(rest[:end]) {
 			return protoErr(ErrTarget, 0)
 		}
 		r.Authority, t = rest[:end], rest[end:]

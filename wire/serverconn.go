@@ -111,7 +111,10 @@ func (c *ServerConn) NextRequest() (*Request, error) {
 		c.in.consume(2)
 		c.leading++
 		if in = c.in.unread(); len(in) == 0 {
-			return nil, c.needMore()
+			// Nothing of a request yet: idle again, so the idle
+			// timeout applies and a close here is a clean end.
+			advance(serverMoves[:], &c.state, StateIdle)
+			return c.NextRequest()
 		}
 	}
 	end, err := c.scan.scan(in, &c.Limits)

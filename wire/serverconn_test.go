@@ -236,6 +236,51 @@ func TestStates(t *testing.T) {
 	}
 }
 
+// An empty line after a request (old clients send CRLF after a POST body)
+// is ignored (RFC 9112 section 2.2) and leaves the connection idle: a close
+// then is a clean end and a timeout a quiet one.
+func TestEmptyLineAfterRequest(t *testing.T) {
+	tests := []struct {
+		name, in string
+	}{
+		{"after a body", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi\r\n"},
+		{"after a head", "GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n"},
+		{"two, fed apart", "GET / HTTP/1.1\r\nHost: a\r\n\r\n\r"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &ServerConn{}
+			c.Feed([]byte(tc.in))
+			if _, err := c.NextRequest(); err != nil {
+				t.Fatal(err)
+			}
+			c.ReadBody(make([]byte, 8))
+			if _, err := c.AppendResponse(nil, 200, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(tc.in, "\r") {
+				if _, err := c.NextRequest(); !errors.Is(err, ErrNeedMore) {
+					t.Fatalf("after a lone CR: got %v; want %v", err, ErrNeedMore)
+				}
+				c.Feed([]byte("\n\r\n"))
+			}
+			if _, err := c.NextRequest(); !errors.Is(err, ErrNeedMore) {
+				t.Fatalf("after the empty line: got %v; want %v", err, ErrNeedMore)
+			}
+			if c.State() != StateIdle || c.Buffered() != 0 {
+				t.Errorf("got state %v, %d bytes buffered; want idle, 0", c.State(), c.Buffered())
+			}
+			if err := c.TimedOut(); err != nil {
+				t.Errorf("timeout: got %v; want nil (a quiet close)", err)
+			}
+			c.FeedEOF()
+			if r, err := c.NextRequest(); r != nil || !errors.Is(err, io.EOF) {
+				t.Errorf("client closed: got %v, %v; want nil, %v", r, err, io.EOF)
+			}
+		})
+	}
+}
+
 func TestIllegalMovePanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {

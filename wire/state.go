@@ -46,6 +46,7 @@ func (s ConnState) String() string {
 // serverMoves lists the moves a server connection may make:
 //
 //	idle    -> head     first byte of a request
+//	head    -> idle     only empty lines arrived (RFC 9112 section 2.2)
 //	head    -> body     head parsed, a body follows
 //	head    -> respond  head parsed, no body
 //	body    -> respond  body read to its end
@@ -55,7 +56,7 @@ func (s ConnState) String() string {
 //	any     -> closed   close requested, peer gone or protocol error
 var serverMoves = [...][]ConnState{
 	StateIdle:    {StateHead, StateClosed},
-	StateHead:    {StateBody, StateRespond, StateClosed},
+	StateHead:    {StateIdle, StateBody, StateRespond, StateClosed},
 	StateBody:    {StateRespond, StateDrain, StateClosed},
 	StateRespond: {StateIdle, StateClosed},
 	StateDrain:   {StateIdle, StateClosed},
