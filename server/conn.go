@@ -106,8 +106,7 @@ func (c *conn) loop() (parked bool) {
 			}
 			c.handle(r)
 			if c.w.aborted {
-				c.flush() // earlier responses, if any
-				c.nc.Close()
+				c.abort(r.Minor == 0)
 				return false
 			}
 			if len(c.out) >= flushAt && c.flush() != nil {
@@ -197,8 +196,7 @@ func (c *conn) handle(r *wire.Request) {
 	if pe, ok := errors.AsType[*wire.ProtocolError](c.body.err); ok {
 		// The body was refused: that answer wins over the handler's, or
 		// ends a streamed one.
-		c.w.Abort()
-		c.w.writeProblem(pe.Status, pe.Err.Error())
+		c.w.replace(pe.Status, pe.Err.Error())
 	}
 	if !c.w.aborted {
 		c.respond()
@@ -211,9 +209,9 @@ func (c *conn) run() {
 	defer func() {
 		if v := recover(); v != nil {
 			c.srv.logger().Error("handler panic", "remote", c.nc.RemoteAddr(), "panic", v)
-			c.w.Abort() // too late for a 500 once streaming
-			c.w.writeProblem(500, "internal error")
-			c.w.header.Add("Connection", "close")
+			if c.w.replace(500, "internal error") {
+				c.w.header.Add("Connection", "close")
+			}
 		}
 	}()
 	c.srv.Handler.ServeHTTP(&c.w, &c.req)
@@ -354,6 +352,18 @@ func (c *conn) flush() error {
 		return fmt.Errorf("server: write: %w", err)
 	}
 	return nil
+}
+
+// abort ends a connection whose response was aborted part way: it writes
+// what is pending (earlier responses, if any) and closes. A body delimited
+// by the close (untilClose: to an HTTP/1.0 client) would look complete after
+// an orderly close, so the connection is reset instead.
+func (c *conn) abort(untilClose bool) {
+	c.flush()
+	if l, ok := c.nc.(interface{ SetLinger(sec int) error }); ok && untilClose && c.w.streaming {
+		l.SetLinger(0) // Close then sends a reset
+	}
+	c.nc.Close()
 }
 
 // close writes what is pending and closes the connection. Unless the

@@ -135,9 +135,12 @@ func (w *ResponseWriter) SetBuffer(b []byte) { w.body = b }
 // first Flush, the status and header fields can no longer change. If the
 // write fails (the client went away, or stopped reading past the write
 // timeout), the response is aborted: the handler should stop, and the
-// connection closes.
+// connection closes; later Flushes write nothing and return ErrAborted.
 func (w *ResponseWriter) Flush() error {
 	c := w.c
+	if w.aborted {
+		return ErrAborted
+	}
 	if !w.streaming {
 		c.finishHeader()
 		out, err := c.wc.AppendStreamHead(c.out, w.statusOr200(), &w.header)
@@ -157,10 +160,15 @@ func (w *ResponseWriter) Flush() error {
 	return nil
 }
 
+// ErrAborted is returned by Flush once the response was aborted.
+var ErrAborted = errors.New("server: response aborted")
+
 // Abort gives up on a response that cannot be completed (its data source
 // failed). After the first Flush, the connection closes without ending the
 // body, so the client sees the response as incomplete rather than as a
-// short but valid one. Before it, Abort drops the status, header fields
+// short but valid one: a chunked body lacks its last chunk, and a body
+// delimited by the close (to an HTTP/1.0 client) ends with a reset rather
+// than an orderly close. Before it, Abort drops the status, header fields
 // and body written so far: the handler can still answer with an error.
 func (w *ResponseWriter) Abort() {
 	if w.streaming {
@@ -186,6 +194,18 @@ func (w *ResponseWriter) reset() {
 		w.body = nil
 	}
 	w.body = w.body[:0]
+}
+
+// replace answers with a problem instead of what the handler wrote, and
+// reports true; once the head is out it is too late for that, and it
+// aborts the response instead.
+func (w *ResponseWriter) replace(status int, detail string) bool {
+	if w.streaming {
+		w.aborted = true
+		return false
+	}
+	w.writeProblem(status, detail)
+	return true
 }
 
 // problem is an RFC 9457 problem detail for a status the server itself

@@ -49,6 +49,9 @@ func (c *countingConn) Write(p []byte) (int, error) {
 
 func (c *countingConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite() }
 
+// SetLinger lets the server reset the connection.
+func (c *countingConn) SetLinger(sec int) error { return c.Conn.(*net.TCPConn).SetLinger(sec) }
+
 // SyscallConn lets the server park the connection.
 func (c *countingConn) SyscallConn() (syscall.RawConn, error) {
 	return c.Conn.(*net.TCPConn).SyscallConn()

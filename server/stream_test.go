@@ -2,11 +2,14 @@ package server
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // streamer writes three pieces, flushing after each; on /abort it gives up
@@ -92,31 +95,101 @@ func TestStreamAfterPipelined(t *testing.T) {
 }
 
 // TestFailedFlushCloses: once a Flush fails, part of a chunk may be all
-// that went out, so nothing may follow it: no last chunk, no next
-// response; the connection closes.
+// that went out, so nothing may follow it: no later chunk, no last chunk,
+// no next response, even from a handler that ignores the error; the
+// connection closes.
 func TestFailedFlushCloses(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	tests := []struct {
+		name     string
+		stopOnce bool
+	}{
+		{"handler stops", true},
+		{"handler ignores the error", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			flushErrs := make(chan error, 3)
+			s := &Server{Logger: slog.New(slog.DiscardHandler), Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
+				for _, piece := range []string{"a", "b", "c"} {
+					w.WriteString(strings.Repeat(piece, 100))
+					err := w.Flush()
+					flushErrs <- err
+					if err != nil && tc.stopOnce {
+						return
+					}
+				}
+			})}
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(&halfWriteListener{Listener: l}) }()
+			t.Cleanup(func() {
+				s.Close()
+				<-done
+			})
+			got, closed := exchange(t, l.Addr().String(),
+				"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", quiet)
+			if !closed || strings.Contains(got, "ccc") || strings.Contains(got, "0\r\n\r\n") || strings.Count(got, "HTTP/1.1 ") != 1 {
+				t.Errorf("got %q (closed %v); want one response, cut off in its second chunk, and the connection closed", got, closed)
+			}
+			if !tc.stopOnce {
+				close(flushErrs)
+				var errs []error
+				for err := range flushErrs {
+					errs = append(errs, err)
+				}
+				if len(errs) != 3 || errs[0] != nil || errs[1] == nil || !errors.Is(errs[2], ErrAborted) {
+					t.Errorf("got Flush errors %v; want nil, the write's error, %v", errs, ErrAborted)
+				}
+			}
+		})
+	}
+}
+
+// TestAbortResetsHTTP10: to an HTTP/1.0 client a streamed body ends with
+// the connection, so an aborted one ends with a reset, not an orderly
+// close that would make it look complete.
+func TestAbortResetsHTTP10(t *testing.T) {
+	_, addr, _ := start(t, streamer, nil)
+	for _, path := range []string{"/abort", "/panic"} {
+		t.Run(path, func(t *testing.T) {
+			c := dial(t, addr)
+			if _, err := c.Write([]byte("GET " + path + " HTTP/1.0\r\n\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, err := io.ReadAll(c)
+			if !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("got %q, %v; want %v", got, err, syscall.ECONNRESET)
+			}
+		})
+	}
+}
+
+// TestNoContinueInsideStream: a handler that starts streaming before it
+// reads a body whose client waits for 100 Continue sends no 100 inside
+// its response; the client sends the body once its wait is over.
+func TestNoContinueInsideStream(t *testing.T) {
+	_, addr, _ := start(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		w.WriteString("progress")
+		w.Flush()
+		body, _ := io.ReadAll(r.Body)
+		w.WriteString(" " + string(body))
+	}), nil)
+	c := dial(t, addr)
+	if _, err := c.Write([]byte("PUT /k HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Logger: slog.New(slog.DiscardHandler), Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
-		for range 3 {
-			w.WriteString(strings.Repeat("x", 100))
-			if w.Flush() != nil {
-				return
-			}
-		}
-	})}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(&halfWriteListener{Listener: l}) }()
-	t.Cleanup(func() {
-		s.Close()
-		<-done
-	})
-	got, closed := exchange(t, l.Addr().String(),
-		"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", quiet)
-	if !closed || strings.Contains(got, "0\r\n\r\n") || strings.Count(got, "HTTP/1.1 ") != 1 {
-		t.Errorf("got %q (closed %v); want one response, cut off in its second chunk, and the connection closed", got, closed)
+	first, _ := readFor(c, quiet)
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := readFor(c, quiet)
+	want := "HTTP/1.1 200 OK\r\nDate: *\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nprogress\r\n6\r\n hello\r\n0\r\n\r\n"
+	if got := undate(first + rest); got != want {
+		t.Errorf("got %q; want %q", got, want)
 	}
 }
 

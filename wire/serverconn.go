@@ -198,8 +198,11 @@ func (c *ServerConn) TimedOut() error {
 }
 
 // NeedsContinue reports whether the client expects "100 Continue" before
-// it sends the body (RFC 9110 section 10.1.1) and none was sent yet.
-func (c *ServerConn) NeedsContinue() bool { return c.state == StateBody && !c.continued }
+// it sends the body (RFC 9110 section 10.1.1), none was sent yet, and the
+// final response has not begun: no interim response may follow it.
+func (c *ServerConn) NeedsContinue() bool {
+	return c.state == StateBody && !c.continued && !c.streaming
+}
 
 // AppendContinue appends an interim "100 Continue" response to dst.
 func (c *ServerConn) AppendContinue(dst []byte) []byte {

@@ -154,6 +154,24 @@ func TestExpectContinue(t *testing.T) {
 	}
 }
 
+// TestNoContinueAfterStreamHead: once a streamed response has begun, no
+// 100 Continue is owed (none may follow a final response), and the
+// connection closes after it, as the client may not send its body.
+func TestNoContinueAfterStreamHead(t *testing.T) {
+	c := &ServerConn{}
+	c.Feed([]byte("PUT /k HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"))
+	if _, err := c.NextRequest(); err != nil {
+		t.Fatal(err)
+	}
+	head, err := c.AppendStreamHead(nil, 200, nil)
+	if err != nil || !strings.Contains(string(head), "Connection: close\r\n") {
+		t.Fatalf("got %q, %v; want a head saying close", head, err)
+	}
+	if c.NeedsContinue() {
+		t.Error("NeedsContinue after the stream head: got true; want false")
+	}
+}
+
 // TestDrain: a response sent before the body was read leaves the body to
 // be discarded, and the next pipelined request is parsed at the right byte.
 func TestDrain(t *testing.T) {
