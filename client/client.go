@@ -88,7 +88,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 // gives the connection back for reuse.
 func (c *Client) Open(ctx context.Context, req *Request) (*Response, io.ReadCloser, error) {
 	for attempt := 0; ; attempt++ {
-		cn, reused, err := c.get(ctx)
+		cn, reused, err := c.get(ctx, attempt > 0)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -98,9 +98,10 @@ func (c *Client) Open(ctx context.Context, req *Request) (*Response, io.ReadClos
 		}
 		cn.close()
 		// A reused connection may have been closed by the server while
-		// idle: retry on a new one, if the request may be repeated and
-		// nothing of its answer arrived.
-		if reused && attempt == 0 && cn.nothingReceived() && idempotent(req.Method) && ctx.Err() == nil {
+		// idle: retry on a new one, if the request may be repeated, the
+		// failure says the server closed (not that it was slow: then it
+		// has the request) and nothing of its answer arrived.
+		if reused && attempt == 0 && cn.nothingReceived() && idempotent(req.Method) && ctx.Err() == nil && peerClosed(err) {
 			continue
 		}
 		return nil, nil, err
@@ -116,20 +117,29 @@ func idempotent(method string) bool {
 	return false
 }
 
-// get returns an idle connection or dials a new one.
-func (c *Client) get(ctx context.Context) (*conn, bool, error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, false, ErrClosed
-	}
-	if n := len(c.idle); n > 0 {
+// get returns an idle connection, unless fresh, or dials a new one. An
+// idle connection on which the server sent something meanwhile (its
+// close, or bytes nobody asked for) is closed, not used.
+func (c *Client) get(ctx context.Context, fresh bool) (*conn, bool, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, false, ErrClosed
+		}
+		n := len(c.idle)
+		if fresh || n == 0 {
+			c.mu.Unlock()
+			break
+		}
 		cn := c.idle[n-1]
 		c.idle = c.idle[:n-1]
 		c.mu.Unlock()
-		return cn, true, nil
+		if !cn.stale() {
+			return cn, true, nil
+		}
+		cn.close()
 	}
-	c.mu.Unlock()
 	dial := c.Dial
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"kvhttp/wire"
@@ -24,6 +25,8 @@ type conn struct {
 	resp     *wire.Response // the response being read
 	noReuse  bool           // the exchange left the connection unusable
 	deadline time.Time      // the exchange's own deadline (ctx's), or zero
+	expectBy time.Time      // while waiting for 100 Continue: its end
+	armed    time.Time      // the read deadline last set
 }
 
 func (cn *conn) close() { cn.nc.Close() }
@@ -37,6 +40,7 @@ func (cn *conn) reusable() bool { return !cn.noReuse && cn.wc.Reusable() }
 func (cn *conn) begin(ctx context.Context) error {
 	cn.received = 0
 	cn.deadline, _ = ctx.Deadline()
+	cn.expectBy, cn.armed = time.Time{}, cn.deadline
 	if err := cn.nc.SetDeadline(cn.deadline); err != nil {
 		return err
 	}
@@ -44,12 +48,14 @@ func (cn *conn) begin(ctx context.Context) error {
 	return nil
 }
 
-// release ends the exchange's hold on the connection.
+// release ends the exchange's hold on the connection. If ctx ended
+// meanwhile, its watch may still set a past deadline at any moment, on an
+// exchange that is not its own: the connection is not reused.
 func (cn *conn) release() {
-	if cn.stop != nil {
-		cn.stop()
-		cn.stop = nil
+	if cn.stop != nil && !cn.stop() {
+		cn.noReuse = true
 	}
+	cn.stop = nil
 }
 
 // encode appends req to the pending output. If mayWait and req asks for
@@ -104,7 +110,7 @@ func (cn *conn) exchange(ctx context.Context, req *Request) (*Response, error) {
 		return nil, err
 	}
 	if err := cn.send(ctx); err != nil {
-		return nil, err
+		return cn.earlyAnswer(ctx, err)
 	}
 	if waitContinue {
 		r, err := cn.awaitContinue(ctx)
@@ -113,10 +119,31 @@ func (cn *conn) exchange(ctx context.Context, req *Request) (*Response, error) {
 		}
 		cn.out = append(cn.out, req.Body...)
 		if err := cn.send(ctx); err != nil {
-			return nil, err
+			return cn.earlyAnswer(ctx, err)
 		}
 	}
 	return cn.receive(ctx)
+}
+
+// earlyAnswer reads the response a server sent before it closed the
+// connection on a request it would not take whole (a 413 for a body too
+// large, say): a write that failed because the server closed (werr) does
+// not mean that no answer came. Without one it returns werr.
+func (cn *conn) earlyAnswer(ctx context.Context, werr error) (*Response, error) {
+	if !peerClosed(werr) {
+		return nil, werr
+	}
+	cn.noReuse = true
+	r, err := cn.receive(ctx)
+	if err != nil {
+		return nil, werr
+	}
+	return r, nil
+}
+
+// peerClosed reports whether err says the server closed the connection.
+func peerClosed(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // awaitContinue waits up to ExpectTimeout for the server's verdict on a
@@ -129,9 +156,9 @@ func (cn *conn) awaitContinue(ctx context.Context) (*Response, error) {
 	if wait <= 0 {
 		wait = DefaultExpectTimeout
 	}
-	cn.nc.SetReadDeadline(earliest(cn.deadline, time.Now().Add(wait)))
-	defer cn.nc.SetReadDeadline(cn.deadline)
+	cn.expectBy = time.Now().Add(wait)
 	r, err := cn.next(ctx)
+	cn.expectBy = time.Time{}
 	var ne net.Error
 	switch {
 	case err != nil && cn.received == 0 && errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil &&
@@ -222,8 +249,8 @@ func (cn *conn) readBody(ctx context.Context, p []byte) (int, error) {
 }
 
 func (cn *conn) fill(ctx context.Context) error {
-	if cn.c.ReadTimeout > 0 {
-		cn.nc.SetReadDeadline(earliest(cn.deadline, time.Now().Add(cn.c.ReadTimeout)))
+	if err := cn.armRead(ctx); err != nil {
+		return err
 	}
 	n, err := cn.nc.Read(cn.wc.Space(16 << 10))
 	cn.wc.Received(n)
@@ -251,12 +278,33 @@ func (cn *conn) fail(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("client: %s: %w", op, err)
 }
 
-// earliest returns the earlier of a deadline (zero: none) and t.
-func earliest(deadline, t time.Time) time.Time {
-	if !deadline.IsZero() && deadline.Before(t) {
-		return deadline
+// armRead sets the read deadline for the next read: the exchange's
+// deadline, the end of a wait for 100 Continue, and ReadTimeout from now,
+// whichever comes first.
+func (cn *conn) armRead(ctx context.Context) error {
+	d := earlier(cn.deadline, cn.expectBy)
+	if cn.c.ReadTimeout > 0 {
+		d = earlier(d, time.Now().Add(cn.c.ReadTimeout))
 	}
-	return t
+	if d.Equal(cn.armed) {
+		return nil
+	}
+	cn.nc.SetReadDeadline(d)
+	cn.armed = d
+	// This may have replaced the past deadline that ctx's watch set when
+	// ctx ended; a watch that runs later sets it after this.
+	if ctx.Err() != nil {
+		return cn.fail(ctx, "read", ctx.Err())
+	}
+	return nil
+}
+
+// earlier returns the earlier of two deadlines; zero is none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func copyHeader(dst, src *wire.Header) {

@@ -18,7 +18,7 @@ var ErrPipelineCut = errors.New("client: connection closed before every pipeline
 // "Expect: 100-continue" are sent without waiting. On an error it returns
 // the responses read so far.
 func (c *Client) Pipeline(ctx context.Context, reqs []*Request) ([]*Response, error) {
-	cn, _, err := c.get(ctx)
+	cn, _, err := c.get(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -26,15 +26,24 @@ func (c *Client) Pipeline(ctx context.Context, reqs []*Request) ([]*Response, er
 		cn.close()
 		return nil, err
 	}
-	defer cn.release()
+	resps, err := cn.pipeline(ctx, reqs)
+	cn.release() // before put: once put, the connection is another's
+	if err != nil {
+		cn.close()
+		return resps, err
+	}
+	c.put(cn)
+	return resps, nil
+}
+
+// pipeline sends reqs in one write and reads their responses.
+func (cn *conn) pipeline(ctx context.Context, reqs []*Request) ([]*Response, error) {
 	for _, req := range reqs {
 		if _, err := cn.encode(req, false); err != nil { // a pipelined body cannot wait
-			cn.close()
 			return nil, err
 		}
 	}
 	if err := cn.send(ctx); err != nil {
-		cn.close()
 		return nil, err
 	}
 	resps := make([]*Response, 0, len(reqs))
@@ -44,7 +53,6 @@ func (c *Client) Pipeline(ctx context.Context, reqs []*Request) ([]*Response, er
 			err = cn.readAll(ctx, resp)
 		}
 		if err != nil {
-			cn.close()
 			if len(resps) > 0 && cn.wc.State() == wire.StateClosed {
 				err = fmt.Errorf("%w (%d of %d): %w", ErrPipelineCut, len(resps), len(reqs), err)
 			}
@@ -52,7 +60,5 @@ func (c *Client) Pipeline(ctx context.Context, reqs []*Request) ([]*Response, er
 		}
 		resps = append(resps, resp)
 	}
-	cn.release()
-	c.put(cn)
 	return resps, nil
 }
