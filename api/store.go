@@ -20,7 +20,8 @@ import (
 //   - Delete removes key if cond holds; ErrNotFound if it is absent;
 //     ErrInvalidCond for IfAbsent.
 //   - List calls fn for each matching item in ascending byte order of keys;
-//     an error from fn stops the listing and is returned.
+//     an error from fn stops the listing and is returned. fn must not call
+//     the store (bbolt: it may wait for the listing to end).
 //   - PutAll writes every item unconditionally (their Version is ignored),
 //     all or nothing where the backend can (bbolt: one transaction).
 //   - Close releases the store; later calls return ErrClosed.

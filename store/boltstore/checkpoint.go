@@ -192,9 +192,23 @@ func (s *Store) finish() {
 			errs = append(errs, err)
 		}
 	}
-	if s.ov.active.len() > 0 && len(errs) == 0 {
+	switch {
+	case len(errs) > 0:
+	case s.ov.active.len() > 0:
 		fz := s.ov.freeze(s.ov.active.gen + 1)
 		if err := s.checkpoint(fz, false); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		// No write of this generation was acknowledged, but its segment
+		// may hold a frame whose writers were told it failed (the log
+		// could not be cut back): delete it, durably, so that no Open
+		// replays it.
+		err := s.recycleSegments(s.ov.active.gen, false)
+		if err == nil {
+			err = syncDir(s.dir)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}

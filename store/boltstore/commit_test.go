@@ -235,6 +235,53 @@ func TestCommitFails(t *testing.T) {
 	}
 }
 
+// TestBrokenLog: a log sync fails and so does cutting the frame back off
+// the log. The writer is told; the store takes no more writes; after
+// Close the frame must not come back at Open, whether or not acknowledged
+// writes share its segment.
+func TestBrokenLog(t *testing.T) {
+	for _, before := range []string{"", "a"} {
+		t.Run("acknowledged before: "+before, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if before != "" {
+				if _, err := s.Put(t.Context(), []byte(before), []byte("kept"), nil, store.Cond{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var calls atomic.Int32
+			s.logSync = func(f *os.File) error {
+				if calls.Add(1) == 1 {
+					f.Close() // so the cut that follows fails too
+					return errInjected
+				}
+				return fdatasync(f)
+			}
+			if _, err := s.Put(t.Context(), []byte("x"), []byte("failed"), nil, store.Cond{}); !errors.Is(err, errInjected) {
+				t.Fatalf("Put: got %v; want %v", err, errInjected)
+			}
+			if _, err := s.Put(t.Context(), []byte("y"), []byte("v"), nil, store.Cond{}); !errors.Is(err, errLogBroken) {
+				t.Errorf("Put on a broken log: got %v; want %v", err, errLogBroken)
+			}
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: got %v; want nil", err)
+			}
+			s2 := reopen(t, dir)
+			if it, err := s2.Get(t.Context(), []byte("x"), nil); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Get(%q) after reopen: got %q, %v; want %v", "x", it.Value, err, store.ErrNotFound)
+			}
+			if before != "" {
+				if it, err := s2.Get(t.Context(), []byte(before), nil); err != nil || string(it.Value) != "kept" {
+					t.Errorf("Get(%q) after reopen: got %q, %v; want %q", before, it.Value, err, "kept")
+				}
+			}
+		})
+	}
+}
+
 // fillQueue fills the queue of a store whose committer is not running
 // with puts of keys fill/N and returns their ops.
 func fillQueue(s *Store) []*writeOp {

@@ -28,7 +28,11 @@
 // before it left, so create-only writes and compare-and-swap are atomic
 // for a key exactly as with a transaction per write, and a failed
 // condition fails only its own operation. If the log write or sync fails,
-// every write in the batch fails with its error and none is applied. A
+// every write in the batch fails with its error and none is applied. (If
+// even cutting the failed frame off the log fails, the store takes no more
+// writes; Close then removes the frame, but a crash before that leaves it
+// to be replayed: those writes are in doubt, as docs/DURABILITY.md says of
+// any 500.) A
 // result (success or a failed condition) is returned only after the sync
 // that decided it; an error from the context or store.ErrClosed means the
 // write never reached the committer. PutAll is one operation, so one

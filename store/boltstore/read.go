@@ -61,8 +61,11 @@ func (s *Store) Get(ctx context.Context, key, buf []byte) (store.Item, error) {
 // The slices of the Item passed to fn point into the data file's memory
 // map: they are valid only until fn returns, and fn must copy what it
 // keeps. An error from fn stops the listing and is returned unchanged.
-// fn must not call Close or write to the Store, which would wait for the
-// listing to end.
+// fn must not call the Store at all: Close and writes wait for the
+// listing to end, and so may a Get, which can need a read transaction of
+// its own while a checkpoint waits for this listing's to end (bbolt grows
+// its memory map only once no read transaction is open). Collect keys and
+// act on them after List returns.
 //
 // Writes logged but not yet checkpointed into bbolt (about the last
 // second's, at most 128 MiB) are merged in from memory, where they are
