@@ -135,12 +135,11 @@ func TestFailedFlushCloses(t *testing.T) {
 				t.Errorf("got %q (closed %v); want one response, cut off in its second chunk, and the connection closed", got, closed)
 			}
 			if !tc.stopOnce {
-				close(flushErrs)
 				var errs []error
-				for err := range flushErrs {
-					errs = append(errs, err)
+				for range 3 {
+					errs = append(errs, <-flushErrs)
 				}
-				if len(errs) != 3 || errs[0] != nil || errs[1] == nil || !errors.Is(errs[2], ErrAborted) {
+				if errs[0] != nil || errs[1] == nil || !errors.Is(errs[2], ErrAborted) {
 					t.Errorf("got Flush errors %v; want nil, the write's error, %v", errs, ErrAborted)
 				}
 			}
