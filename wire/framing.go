@@ -126,10 +126,9 @@ func frameTransferEncoding(s Start, h *Header, hasLength bool) (Framing, error) 
 // parseContentLength parses Content-Length = 1*DIGIT (RFC 9110 section 8.6).
 // Signs, spaces, hex, lists and values beyond int64 are refused.
 func parseContentLength(v []byte) (int64, error) {
-	if len(v) == 0 || len(v) > 18 { // 18 digits cannot overflow int64
+	if len(v) == 0 {
 		return 0, protoErr(ErrContentLength, -1)
 	}
-	var n int64
 	for _, c := range v {
 		if c < '0' || c > '9' {
 			if c == ',' {
@@ -137,6 +136,18 @@ func parseContentLength(v []byte) (int64, error) {
 			}
 			return 0, protoErr(ErrContentLength, -1)
 		}
+	}
+	// RFC 9110 section 8.6: anticipate large numerals. Leading zeros are
+	// valid; more than 18 significant digits could overflow int64, and
+	// are refused as invalid, as other servers do.
+	for len(v) > 1 && v[0] == '0' {
+		v = v[1:]
+	}
+	if len(v) > 18 {
+		return 0, protoErr(ErrContentLength, -1)
+	}
+	var n int64
+	for _, c := range v {
 		n = n*10 + int64(c-'0')
 	}
 	return n, nil
