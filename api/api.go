@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sync/semaphore"
 
@@ -75,7 +76,7 @@ const (
 	allowRoot   = "GET, HEAD, OPTIONS"
 	allowPost   = "POST, OPTIONS"
 	allowPut    = "PUT, OPTIONS"
-	allowServer = "GET, HEAD, POST, PUT, OPTIONS"
+	allowServer = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
 )
 
 // ServeHTTP routes a request. The origin's routes keep their paths and
@@ -177,13 +178,29 @@ func (a *API) writePair(w *server.ResponseWriter, r *server.Request, kind store.
 // file format; all of them are written in one durable transaction, or none
 // if any line is bad.
 func (a *API) importPairs(w *server.ResponseWriter, r *server.Request) {
-	limit := int(a.bodyMemory())
+	// One byte under the budget: a chunked body must be able to show
+	// that it is over the limit within the room it may reserve.
+	limit := int(a.bodyMemory()) - 1
 	body, release, err := a.readBody(r, nil, limit)
 	defer release()
 	if a.refuseBody(w, err, limit) {
 		return
 	}
-	items, err := a.parseLines(body)
+	// The pairs take memory beyond the body's: that is held in the
+	// budget too.
+	n := countLines(body)
+	size := int64(n) * int64(unsafe.Sizeof(store.Item{}))
+	if size > a.bodyMemory() {
+		a.writeProblem(w, fmt.Errorf("%w: %d pairs need %d bytes in memory, at most %d", ErrBodyTooLarge, n, size, a.bodyMemory()))
+		w.Header().Add("Connection", "close")
+		return
+	}
+	if err := a.hold(r.Context(), size); err != nil {
+		a.refuseBody(w, err, limit)
+		return
+	}
+	defer a.bodies.Release(size)
+	items, err := a.parseLines(body, n)
 	if err == nil {
 		err = a.store.PutAll(r.Context(), items)
 	}

@@ -50,14 +50,8 @@ func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, r
 		return dst, release, errTooLarge
 	}
 	reserve := func(n int64) error {
-		if a.bodies.TryAcquire(n) { // the usual case: no timer, no context
-			held += n
-			return nil
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), bodyWait)
-		defer cancel()
-		if err := a.bodies.Acquire(ctx, n); err != nil {
-			return fmt.Errorf("%w: %d bytes of request bodies are in memory already", ErrBusy, a.bodyMemory())
+		if err := a.hold(r.Context(), n); err != nil {
+			return err
 		}
 		held += n
 		return nil
@@ -122,6 +116,21 @@ func (a *API) refuseBody(w *server.ResponseWriter, err error, limit int) bool {
 	}
 	w.Header().Add("Connection", "close")
 	return true
+}
+
+// hold reserves n bytes of the budget for bodies in memory, waiting up to
+// bodyWait for room; ErrBusy if none came. Give them back with
+// a.bodies.Release(n).
+func (a *API) hold(ctx context.Context, n int64) error {
+	if a.bodies.TryAcquire(n) { // the usual case: no timer, no context
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, bodyWait)
+	defer cancel()
+	if err := a.bodies.Acquire(ctx, n); err != nil {
+		return fmt.Errorf("%w: %d bytes of request bodies are in memory already", ErrBusy, a.bodyMemory())
+	}
+	return nil
 }
 
 func (a *API) bodyMemory() int64 {

@@ -115,7 +115,10 @@ func (p preconditions) direct(method string) (cond store.Cond, ok bool) {
 	if string(v) == "*" {
 		return store.Cond{Kind: store.IfPresent}, true
 	}
-	if len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' {
+	// Only our own spelling of a tag (no leading zeros) is compared by
+	// number; "01" is another tag than "1" (RFC 9110 section 8.8.3.2), so
+	// any other goes to the evaluation that compares tags byte for byte.
+	if len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' || v[1] == '0' {
 		return cond, false
 	}
 	n, err := strconv.ParseUint(string(v[1:len(v)-1]), 10, 64)

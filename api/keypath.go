@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -55,11 +56,14 @@ func unhex(c byte) int {
 
 // appendEscaped appends s percent-encoded, leaving only RFC 3986's
 // unreserved characters as they are, so it round-trips through
-// percentDecode in a path or a query.
+// percentDecode in a path or a query. The keys "." and ".." are encoded
+// whole: as path segments they would be dot segments, which resolving a
+// reference removes (RFC 3986 section 5.2.4), naming another resource.
 func appendEscaped(dst, s []byte) []byte {
 	const hex = "0123456789ABCDEF"
+	dots := string(s) == "." || string(s) == ".."
 	for _, c := range s {
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' && !dots || c == '_' || c == '~' {
 			dst = append(dst, c)
 		} else {
 			dst = append(dst, '%', hex[c>>4], hex[c&0xf])
@@ -97,6 +101,9 @@ func (a *API) parseListQuery(q []byte) (listQuery, error) {
 			lq.after = value
 		case "limit":
 			n, err := strconv.Atoi(string(value))
+			if errors.Is(err, strconv.ErrRange) && len(value) > 0 && value[0] != '-' {
+				n, err = a.maxListLimit(), nil // lowered, as any limit over the maximum
+			}
 			if err != nil || n < 1 {
 				return lq, fmt.Errorf("%w: limit must be a positive integer, not %q", ErrBadQuery, clip(value))
 			}

@@ -91,6 +91,12 @@ func TestKeyEncoding(t *testing.T) {
 		{method: "PUT", target: "/kv/" + long + "k", body: "x", status: 414, want: "key-too-long"},
 		{method: "GET", target: "/kv/" + strings.Repeat("%41", 1025), status: 414, want: "key-too-long"},
 		{method: "PUT", target: "/kv/ct", body: "x", fields: []string{"Content-Type", strings.Repeat("t", 256)}, status: 400, want: "bad-content-type"},
+		// As path segments "." and ".." would be removed by whoever
+		// resolves the Location (RFC 3986 section 5.2.4).
+		{method: "PUT", target: "/kv/%2E%2E", body: "4", status: 201, wantFields: []string{"Location", "/kv/%2E%2E"}},
+		{method: "PUT", target: "/kv/%2e", body: "5", status: 201, wantFields: []string{"Location", "/kv/%2E"}},
+		{method: "PUT", target: "/kv/...", body: "6", status: 201, wantFields: []string{"Location", "/kv/..."}},
+		{method: "GET", target: "/kv/%2E%2E", status: 200, want: "4"},
 	} {
 		s.run(t, srv)
 	}
@@ -150,6 +156,8 @@ func TestConditionalWrites(t *testing.T) {
 		{"cas, absent", false, "PUT", []string{"If-Match", `"2"`}, 412, "-"},
 		{"cas, weak tag never matches", true, "PUT", []string{"If-Match", `W/"2"`}, 412, "old"},
 		{"cas, foreign tag", true, "PUT", []string{"If-Match", `"abc"`}, 412, "old"},
+		{"cas, tag equal only as a number", true, "PUT", []string{"If-Match", `"02"`}, 412, "old"},
+		{"delete cas, tag equal only as a number", true, "DELETE", []string{"If-Match", `"002"`}, 412, "old"},
 		{"cas, list holding current", true, "PUT", []string{"If-Match", `"1", "2"`}, 204, "new"},
 		{"cas, list of stale", true, "PUT", []string{"If-Match", `"1", "7"`}, 412, "old"},
 		{"cas, two fields", true, "PUT", []string{"If-Match", `"1"`, "If-Match", `"2"`}, 204, "new"},

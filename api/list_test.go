@@ -43,6 +43,8 @@ func TestListing(t *testing.T) {
 		{method: "GET", target: "/kv/?keys&limit=2", status: 200, want: `{"items":[{"key":"a"},{"key":"a/1"}],"next":"a/1"}` + "\n",
 			wantFields: []string{"Link", `</kv/?after=a%2F1&limit=2&keys>; rel="next"`}},
 		{method: "GET", target: "/kv/?limit=100", status: 200, wantFields: []string{"Link", `</kv/?after=a%2F2&limit=3>; rel="next"`}},
+		{method: "GET", target: "/kv/?limit=99999999999999999999", status: 200, wantFields: []string{"Link", `</kv/?after=a%2F2&limit=3>; rel="next"`}},
+		{method: "GET", target: "/kv/?limit=-99999999999999999999", status: 400, want: "bad-query"},
 		{method: "GET", target: "/kv?prefix=b", status: 200, want: `{"items":[` + item("b", "3", 4) + `],"next":null}` + "\n"},
 		{method: "GET", target: "/kv/?prefix=a", fields: []string{"Accept", text}, status: 200, want: "a:1\na/1:2\na/2:\xff\n",
 			wantFields: []string{"Content-Type", "text/plain; charset=utf-8"}},

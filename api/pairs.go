@@ -32,14 +32,17 @@ func (a *API) parsePair(body []byte) (key, value []byte, err error) {
 		return nil, nil, fmt.Errorf("%w: not UTF-8 text", ErrBadPair)
 	case len(key) > a.maxKey():
 		return nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrKeyTooLong, len(key), a.maxKey())
+	case len(value) > a.maxValue():
+		return nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrValueTooLarge, len(value), a.maxValue())
 	}
 	return key, value, nil
 }
 
-// parseLines parses an import body: key:value lines ending in LF or CRLF,
-// empty lines skipped. It stops at the first bad line, naming it.
-func (a *API) parseLines(body []byte) ([]store.Item, error) {
-	items := make([]store.Item, 0, bytes.Count(body, []byte("\n"))+1)
+// parseLines parses an import body of at most n pairs (countLines):
+// key:value lines ending in LF or CRLF, empty lines skipped. It stops at
+// the first bad line, naming it.
+func (a *API) parseLines(body []byte, n int) ([]store.Item, error) {
+	items := make([]store.Item, 0, n)
 	for n := 1; len(body) > 0; n++ {
 		line, rest, _ := bytes.Cut(body, []byte("\n"))
 		body = rest
@@ -54,6 +57,20 @@ func (a *API) parseLines(body []byte) ([]store.Item, error) {
 		items = append(items, store.Item{Key: key, Value: value, ContentType: textPlain})
 	}
 	return items, nil
+}
+
+// countLines counts the lines of body that are not empty (nor a lone CR):
+// the pairs an import holds at most.
+func countLines(body []byte) int {
+	n := 0
+	for len(body) > 0 {
+		var line []byte
+		line, body, _ = bytes.Cut(body, []byte("\n"))
+		if len(line) > 1 || len(line) == 1 && line[0] != '\r' {
+			n++
+		}
+	}
+	return n
 }
 
 // clip shortens what an error message quotes from a body.

@@ -3,11 +3,13 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"kvhttp/api"
 	"kvhttp/store"
 )
 
@@ -27,7 +29,7 @@ func TestRoutes(t *testing.T) {
 		{"TRACE", "/", 405, "GET, HEAD, OPTIONS"},
 		{"OPTIONS", "/", 204, "GET, HEAD, OPTIONS"},
 		{"OPTIONS", "/create", 204, "POST, OPTIONS"},
-		{"OPTIONS", "*", 204, "GET, HEAD, POST, PUT, OPTIONS"},
+		{"OPTIONS", "*", 204, "GET, HEAD, POST, PUT, DELETE, OPTIONS"},
 		{"GET", "/nothing/here", 404, ""},
 		{"GET", "/create/", 404, ""},
 		{"GET", "/?ignored=query", 200, ""},
@@ -112,6 +114,50 @@ func TestImport(t *testing.T) {
 	}
 	if after := srv.do(t, "GET", "/", "", "Accept", "text/plain"); string(after.Body) != string(list.Body) {
 		t.Errorf("a refused import changed the data: %q", after.Body)
+	}
+}
+
+// TestValueLimitOfPairs: the origin's routes and the import hold values
+// to --max-value too.
+func TestValueLimitOfPairs(t *testing.T) {
+	srv := startServerWith(t, t.TempDir(), api.Options{MaxValueBytes: 10})
+	long := strings.Repeat("v", 11)
+	for _, s := range []step{
+		{method: "POST", target: "/create", body: "k:" + long, status: 413, want: "value-too-large"},
+		{method: "PUT", target: "/update", body: "k:" + long, status: 413, want: "value-too-large"},
+		{method: "POST", target: "/import", body: "i:v\ni:" + long + "\n", status: 413, want: "value-too-large"},
+		{method: "POST", target: "/create", body: "k:" + long[1:], status: 201},
+		{method: "GET", target: "/kv/i", status: 404},
+	} {
+		s.run(t, srv)
+	}
+}
+
+// TestImportMemory: the pairs of an import are held in the budget for
+// bodies as well as the body; a body of blank lines costs no pairs.
+func TestImportMemory(t *testing.T) {
+	srv := startServerWith(t, t.TempDir(), api.Options{MaxBodyMemory: 64 << 10})
+	for _, s := range []step{
+		// 30 KB of body, but 10,000 pairs of 80 bytes each.
+		{method: "POST", target: "/import", body: strings.Repeat("a:\n", 10000), status: 413, want: "body-too-large"},
+		{method: "POST", target: "/import", body: strings.Repeat("\n", 60000) + "a:1\n", status: 200, want: `{"imported":1}` + "\n"},
+	} {
+		s.run(t, srv)
+	}
+	// A chunked import over the budget, alone on the server, is too large,
+	// not "busy": retrying could not help.
+	raw := "POST /import HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n19000\r\n" +
+		strings.Repeat("k:v\n", 25<<10) + "\r\n0\r\n\r\n"
+	c, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go c.Write([]byte(raw))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if s := string(got); !strings.HasPrefix(s, "HTTP/1.1 413 ") || !strings.Contains(s, "body-too-large") {
+		t.Errorf("chunked import over the budget: got %q; want 413 body-too-large", firstLine(s))
 	}
 }
 
