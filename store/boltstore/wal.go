@@ -161,8 +161,9 @@ func cmpUint(a, b uint64) int {
 // replaySegment reads the segment at path into mt, applying its frames in
 // order, and returns the highest version counter its frames name. In the
 // newest segment (last) the first frame that is torn, or of another
-// generation, ends it; any other segment must reach its end frame, or it
-// is an error wrapping store.ErrCorrupt.
+// generation, ends it, unless a whole frame of its generation follows it
+// (damage, not a torn write); any other segment must reach its end frame.
+// Otherwise it is an error wrapping store.ErrCorrupt.
 func replaySegment(path string, gen uint64, last bool, mt *memtable) (uint64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -181,6 +182,9 @@ func replaySegment(path string, gen uint64, last bool, mt *memtable) (uint64, er
 	for off := walHeaderLen; ; {
 		p, ok := frameAt(b, off, gen)
 		if !ok {
+			if next, ok := damagedFrame(b, off, gen); ok {
+				return 0, fmt.Errorf("%s: damaged frame at offset %d, a whole frame after it at offset %d: %w", path, off, next, store.ErrCorrupt)
+			}
 			if last {
 				return seq, nil
 			}
@@ -215,6 +219,25 @@ func frameAt(b []byte, off int, gen uint64) ([]byte, bool) {
 		return nil, false
 	}
 	return p, true
+}
+
+// damagedFrame reports whether the bad frame at b[off:] was damaged
+// rather than torn: its header names a payload of generation gen that
+// fits in b, and a whole frame of gen follows it. A crash tears only the
+// last frame written, as no frame is written before the one ahead of it
+// is on disk; a frame after it was written later, so this one was whole
+// once. It returns where that next frame starts.
+func damagedFrame(b []byte, off int, gen uint64) (int, bool) {
+	if len(b)-off < frameHeader+minPayload {
+		return 0, false
+	}
+	n := int(binary.BigEndian.Uint32(b[off:]))
+	if n < minPayload || n > len(b)-off-frameHeader || binary.BigEndian.Uint64(b[off+frameHeader:]) != gen {
+		return 0, false
+	}
+	next := off + frameHeader + n
+	_, ok := frameAt(b, next, gen)
+	return next, ok
 }
 
 // replayFrame applies one frame's payload (not an end frame) to mt and

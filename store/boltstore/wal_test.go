@@ -244,6 +244,53 @@ func TestRecoverRefusesDamage(t *testing.T) {
 	}
 }
 
+// TestRecoverDamageInNewest: in the newest segment, a bad frame with a
+// whole frame of its generation after it was damaged, not torn by a crash
+// (the frame after it was written later): Open refuses with ErrCorrupt
+// and leaves the files as they were. A bad last frame is a torn write:
+// the frames before it are recovered.
+func TestRecoverDamageInNewest(t *testing.T) {
+	tests := []struct {
+		name    string
+		flip    func(b []byte, first int) int // returns the offset to flip
+		corrupt bool
+	}{
+		{"first of two frames", func(b []byte, first int) int { return first + frameHeader + minPayload + 2 }, true},
+		{"last frame", func(b []byte, first int) int { return len(b) - 2 }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := emptyStore(t)
+			p := writeSegment(t, dir, 1, []map[string]string{{"a": "a1"}, {"b": "b1"}}, false, nil)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[tt.flip(b, walHeaderLen)] ^= 1
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(dir, nil)
+			if !tt.corrupt {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				if it, err := s.Get(t.Context(), []byte("a"), nil); err != nil || string(it.Value) != "a1" {
+					t.Errorf("Get(%q): got %q, %v; want %q", "a", it.Value, err, "a1")
+				}
+				return
+			}
+			if !errors.Is(err, store.ErrCorrupt) {
+				t.Fatalf("Open: got %v; want %v", err, store.ErrCorrupt)
+			}
+			if got, _ := os.ReadFile(p); !bytes.Equal(got, b) {
+				t.Error("Open changed the damaged segment")
+			}
+		})
+	}
+}
+
 // TestListMergesOverlay lists keys some of which bbolt holds and the log
 // has since overwritten or deleted, and some only the log holds.
 func TestListMergesOverlay(t *testing.T) {
