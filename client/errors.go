@@ -18,6 +18,10 @@ var (
 	ErrConflict = errors.New("client: conflict")
 )
 
+// ErrEmptyKey is returned, with nothing sent, for a key that is empty: the
+// path /kv/ names the listing, not a key.
+var ErrEmptyKey = errors.New("client: empty key")
+
 // problemURN prefixes the problem types kvhttp's server sends.
 const problemURN = "urn:kvhttp:problem:"
 

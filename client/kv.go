@@ -79,6 +79,9 @@ func (c *Client) Head(ctx context.Context, key string) (*Item, error) {
 }
 
 func (c *Client) read(ctx context.Context, method, key string) (*Item, error) {
+	if key == "" {
+		return nil, ErrEmptyKey
+	}
 	resp, err := c.call(ctx, &Request{Method: method, Target: keyTarget(key)})
 	if err != nil {
 		return nil, err
@@ -103,6 +106,9 @@ func (c *Client) read(ctx context.Context, method, key string) (*Item, error) {
 // write happens only if the condition holds, atomically; otherwise the
 // error matches ErrPreconditionFailed.
 func (c *Client) Put(ctx context.Context, key string, value []byte, opts *PutOptions) (Written, error) {
+	if key == "" {
+		return Written{}, ErrEmptyKey
+	}
 	req := &Request{Method: wire.MethodPut, Target: keyTarget(key), Body: value}
 	if opts != nil {
 		addIf(&req.Header, "Content-Type", opts.ContentType)
@@ -132,6 +138,9 @@ func (c *Client) Update(ctx context.Context, key string, value []byte) (Written,
 // ifMatch (or it exists, for "*"). Deleting an absent key is an error
 // matching ErrNotFound.
 func (c *Client) Delete(ctx context.Context, key, ifMatch string) error {
+	if key == "" {
+		return ErrEmptyKey
+	}
 	req := &Request{Method: wire.MethodDelete, Target: keyTarget(key)}
 	addIf(&req.Header, "If-Match", ifMatch)
 	_, err := c.call(ctx, req)

@@ -111,6 +111,21 @@ func TestTypedCalls(t *testing.T) {
 	}
 }
 
+// TestEmptyKey: the calls on one key refuse an empty one without sending
+// anything: /kv/ is the listing.
+func TestEmptyKey(t *testing.T) {
+	c := &client.Client{Addr: "127.0.0.1:1"} // never dialled
+	defer c.Close()
+	_, getErr := c.Get(ctx(t), "")
+	_, headErr := c.Head(ctx(t), "")
+	_, putErr := c.Put(ctx(t), "", []byte("v"), nil)
+	for name, err := range map[string]error{"Get": getErr, "Head": headErr, "Put": putErr, "Delete": c.Delete(ctx(t), "", "")} {
+		if !errors.Is(err, client.ErrEmptyKey) {
+			t.Errorf("%s: got %v; want %v", name, err, client.ErrEmptyKey)
+		}
+	}
+}
+
 func TestListIterator(t *testing.T) {
 	c := &client.Client{Addr: serveKV(t)}
 	defer c.Close()

@@ -126,6 +126,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		left := budget.Add(-int64(n))
 		return int(max(0, min(int64(n), left+int64(n))))
 	}
+	// A timed run ends even if the server stops answering: requests still
+	// unanswered stallGrace after the end are cut off, as failures.
+	wctx := ctx
+	if timed {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, deadline.Add(stallGrace))
+		defer cancel()
+	}
 	start := time.Now()
 	for i := range results {
 		w := &worker{cfg: &cfg, method: method, body: body, targets: targets, done: &done,
@@ -134,7 +142,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(ctx, claim)
+			w.run(wctx, claim)
 		}()
 	}
 	stopProgress := progress(cfg.Progress, &done, start)
@@ -153,6 +161,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	return res, ctx.Err()
 }
+
+// stallGrace is how long a timed run waits past its end for the answers
+// to requests in flight.
+const stallGrace = 5 * time.Second
 
 // progress calls report every 200 ms until the returned stop is called.
 func progress(report func(int64, time.Duration), done *atomic.Int64, start time.Time) (stop func()) {
@@ -195,16 +207,22 @@ type worker struct {
 
 func (w *worker) run(ctx context.Context, claim func(int) int) {
 	var (
-		nc  net.Conn
-		wc  *wire.ClientConn
-		out []byte
-		buf = make([]byte, 64<<10)
-		h   wire.Header
+		nc    net.Conn
+		wc    *wire.ClientConn
+		out   []byte
+		buf   = make([]byte, 64<<10)
+		h     wire.Header
+		watch func() bool // ends ctx's watch over nc
 	)
 	h.Add("Host", w.cfg.Addr)
+	drop := func() {
+		watch()
+		nc.Close()
+		nc = nil
+	}
 	defer func() {
 		if nc != nil {
-			nc.Close()
+			drop()
 		}
 	}()
 	for ctx.Err() == nil {
@@ -214,15 +232,17 @@ func (w *worker) run(ctx context.Context, claim func(int) int) {
 		}
 		if nc == nil || !wc.Reusable() {
 			if nc != nil {
-				nc.Close()
+				drop()
 			}
-			var err error
-			if nc, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", w.cfg.Addr); err != nil {
+			c, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", w.cfg.Addr)
+			if err != nil {
 				w.fail(n)
-				nc = nil
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
+			// Once ctx ends, a read or write waiting on a silent server
+			// fails at once: no per-request deadline on the hot path.
+			nc, watch = c, context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 			w.connected = true
 			wc = &wire.ClientConn{Limits: wire.Limits{MaxBodyBytes: -1}}
 		}
@@ -233,14 +253,12 @@ func (w *worker) run(ctx context.Context, claim func(int) int) {
 		sent := time.Now()
 		if _, err := nc.Write(out); err != nil {
 			w.fail(n)
-			nc.Close()
-			nc = nil
+			drop()
 			continue
 		}
 		if got := w.receive(nc, wc, buf, n, sent); got < n {
 			w.fail(n - got)
-			nc.Close()
-			nc = nil
+			drop()
 		}
 	}
 }

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -98,6 +99,46 @@ func TestNoServer(t *testing.T) {
 	if _, err := Run(context.Background(), Config{Addr: addr, Test: TestPut, Requests: 10, Conns: 1}); !errors.Is(err, ErrNoServer) {
 		t.Errorf("got %v; want %v", err, ErrNoServer)
 	}
+}
+
+// TestSilentServer: a server that takes requests and never answers ends
+// a run all the same: a timed one stallGrace after its end, with the
+// requests in flight failed, and any run once its context ends.
+func TestSilentServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	addr := l.Addr().String()
+	t.Run("timed", func(t *testing.T) {
+		start := time.Now()
+		res, err := Run(context.Background(), Config{Addr: addr, Test: TestPut, Duration: 100 * time.Millisecond, Conns: 2})
+		if err != nil || res.Errors == 0 || time.Since(start) > stallGrace+5*time.Second {
+			t.Errorf("got %+v, %v after %v; want failed requests, by %v", res, err, time.Since(start), stallGrace)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := Run(ctx, Config{Addr: addr, Test: TestPut, Requests: 10, Conns: 2})
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+			t.Errorf("got %v after %v; want %v at once", err, time.Since(start), context.DeadlineExceeded)
+		}
+	})
 }
 
 // BenchmarkWorker measures the generator's own cost per request, against

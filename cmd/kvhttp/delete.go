@@ -10,7 +10,7 @@ func newDeleteCmd() *cobra.Command {
 		Short: "Delete a key",
 		Long: `Delete KEY. With --if-match ETAG, only while the key is at that version.
 Exit status 1 if the key does not exist or the condition fails.`,
-		Args: args(1),
+		Args: keyArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ifMatch, _ := cmd.Flags().GetString("if-match")
 			c := newClient(cmd)

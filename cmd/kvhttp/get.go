@@ -13,7 +13,7 @@ func newGetCmd() *cobra.Command {
 		Long: `Print the value of KEY exactly as stored, with nothing added, so that
 "kvhttp get k > file" copies it. --json prints the key, value, ETag and
 content type as one JSON object. Exit status 1 if the key does not exist.`,
-		Args: args(1),
+		Args: keyArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c := newClient(cmd)
 			defer c.Close()
@@ -38,7 +38,7 @@ func newHeadCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "head KEY",
 		Short: "Print a key's ETag, content type and length, without its value",
-		Args:  args(1),
+		Args:  keyArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c := newClient(cmd)
 			defer c.Close()

@@ -27,6 +27,7 @@ fetched as the output goes; --limit stops after that many items.`,
 			limit, _ := f.GetInt("limit")
 			c := newClient(cmd)
 			defer c.Close()
+			pageClient(c)
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			defer out.Flush()
 			n := 0

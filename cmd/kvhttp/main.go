@@ -76,6 +76,20 @@ func newRoot() *cobra.Command {
 	return root
 }
 
+// keyArgs is args(n) for a command whose first argument is a key, which
+// may not be empty (the empty path after /kv/ is the listing).
+func keyArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := args(n)(cmd, a); err != nil {
+			return err
+		}
+		if a[0] == "" {
+			return usageError{fmt.Errorf("%s: the key is empty", cmd.Name())}
+		}
+		return nil
+	}
+}
+
 // args checks the number of positional arguments as a usage error.
 func args(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"kvhttp/api"
+	"kvhttp/client"
 	"kvhttp/server"
 	"kvhttp/store/boltstore"
 )
@@ -135,6 +136,73 @@ func TestExportLarge(t *testing.T) {
 	code, out, errOut := kvhttp(t, "", "export", "--addr", addr)
 	if code != 0 || out != want.String() {
 		t.Errorf("export: got exit %d, %d bytes (%s); want 0, the %d bytes imported", code, len(out), errOut, want.Len())
+	}
+}
+
+// TestExportRefuses: a pair that key:value lines cannot carry stops the
+// export, exit status 1, rather than be written as another pair; what
+// came before it is printed.
+func TestExportRefuses(t *testing.T) {
+	tests := []struct{ key, value, why string }{
+		{"b:c", "v", "its key holds a colon"},
+		{"b", "x\nz:injected", "it holds a line break"},
+		{"b", "x\r", "it holds a line break"},
+		{"b", "\xff", "it holds bytes that are not UTF-8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.why, func(t *testing.T) {
+			addr := startAPI(t)
+			c := &client.Client{Addr: addr}
+			defer c.Close()
+			for _, kv := range [][2]string{{"a", "first"}, {tc.key, tc.value}, {"c", "last"}} {
+				if _, err := c.Put(context.Background(), kv[0], []byte(kv[1]), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, out, errOut := kvhttp(t, "", "export", "--addr", addr)
+			wantErr := fmt.Sprintf("kvhttp: export stopped at key %q: %s, which key:value lines cannot carry\n", tc.key, tc.why)
+			if code != exitFailure || out != "a:first\n" || errOut != wantErr {
+				t.Errorf("got %d %q %q; want %d %q %q", code, out, errOut, exitFailure, "a:first\n", wantErr)
+			}
+		})
+	}
+}
+
+// TestStalledServer: a server that takes the request and never answers
+// fails every command that talks to it, after requestTimeout.
+func TestStalledServer(t *testing.T) {
+	defer func(d time.Duration) { requestTimeout = d }(requestTimeout)
+	requestTimeout = 200 * time.Millisecond
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	for _, args := range [][]string{{"get", "k"}, {"list"}, {"export"}} {
+		start := time.Now()
+		code, _, errOut := kvhttp(t, "", append(args, "--addr", l.Addr().String())...)
+		if code != exitConn || time.Since(start) > 5*time.Second {
+			t.Errorf("%v: got exit %d (%s) after %v; want %d within the timeout", args, code, errOut, time.Since(start), exitConn)
+		}
+	}
+}
+
+func TestServeFlagConflict(t *testing.T) {
+	code, _, errOut := kvhttp(t, "", "serve", "--data", t.TempDir(), "--max-body", "1000", "--addr", freePort(t))
+	if code != exitUsage || !strings.Contains(errOut, "--max-body 1000 is below --max-value") {
+		t.Errorf("got %d %q; want %d and the conflict named", code, errOut, exitUsage)
 	}
 }
 

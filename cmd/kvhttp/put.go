@@ -38,7 +38,7 @@ func writeCmd(name, short, long string, fixed *client.PutOptions) *cobra.Command
 		Use:   name + " KEY VALUE|@FILE|-",
 		Short: short,
 		Long:  long,
-		Args:  args(2),
+		Args:  keyArgs(2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			value, err := readValue(cmd, a[1])
 			if err != nil {

@@ -14,8 +14,9 @@ import (
 	"kvhttp/client"
 )
 
-// requestTimeout bounds one exchange with the server from the CLI.
-const requestTimeout = 30 * time.Second
+// requestTimeout bounds one exchange with the server from the CLI (a
+// variable so that tests can shorten it).
+var requestTimeout = 30 * time.Second
 
 // connError marks a failure to exchange with the server at all (exit 3),
 // as opposed to a refusal by the server (exit 1).
@@ -37,6 +38,15 @@ func remote(err error) error {
 func newClient(cmd *cobra.Command) *client.Client {
 	addr, _ := cmd.Flags().GetString("addr")
 	return &client.Client{Addr: addr}
+}
+
+// pageClient readies c for a command that lists a page at a time: a page
+// holds as many items as the server sends, and values escaped in JSON can
+// take six bytes a byte, so no limit applies to its size; a server that
+// stalls for requestTimeout fails the command.
+func pageClient(c *client.Client) {
+	c.Limits.MaxBodyBytes = -1
+	c.ReadTimeout = requestTimeout
 }
 
 // withTimeout returns the context for one exchange of cmd.

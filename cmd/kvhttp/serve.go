@@ -72,6 +72,11 @@ func serve(cmd *cobra.Command, _ []string) error {
 	maxConns, _ := f.GetInt("max-conns")
 	maxBodyMemory, _ := f.GetInt64("max-body-memory")
 	cpuprofile, _ := f.GetString("cpuprofile")
+	// A value travels as a body, so the body limit is raised to the value
+	// limit, unless --max-body was given: then the two disagree.
+	if f.Changed("max-body") && maxBody < int64(maxValue) {
+		return usageError{fmt.Errorf("--max-body %d is below --max-value %d, and a value travels as a body: lower --max-value too", maxBody, maxValue)}
+	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 	if cpuprofile != "" {
 		stopProfile, err := startCPUProfile(cpuprofile)

@@ -46,6 +46,8 @@ func TestSession(t *testing.T) {
 		{"", []string{"delete", "fresh"}},
 		{"", []string{"get"}},
 		{"", []string{"put", "k"}},
+		{"", []string{"get", ""}},
+		{"", []string{"delete", ""}},
 		{"", []string{"raw", "GET", "/kv/greeting"}},
 		{"", []string{"raw", "POST", "/create", "rawkey:raw", "-H", "Accept: text/plain"}},
 		{"", []string{"raw", "GET", "/", "-H", "no colon"}},
