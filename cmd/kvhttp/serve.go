@@ -114,12 +114,29 @@ func serve(cmd *cobra.Command, _ []string) error {
 	select {
 	case err = <-served: // the listener failed
 	case <-ctx.Done():
-		log.Info("shutting down")
+		log.Info("shutting down; a second signal closes the connections at once")
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
+		hurried := make(chan bool, 1)
+		go func() { // ends with Shutdown, at the latest
+			select {
+			case <-again:
+				log.Info("second signal: closing the connections")
+				hurried <- true
+				cancel()
+			case <-sctx.Done():
+				hurried <- false
+			}
+		}()
 		err = srv.Shutdown(sctx)
 		cancel()
+		signal.Stop(again)
 		if err != nil {
 			srv.Close()
+			if <-hurried {
+				err = nil // the operator asked to cut requests short
+			}
 		}
 		if serr := <-served; !errors.Is(serr, server.ErrServerClosed) {
 			err = serr

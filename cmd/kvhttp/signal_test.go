@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -32,7 +34,8 @@ func (s *syncBuffer) String() string {
 }
 
 // TestSignals builds the real binary, serves, writes through it, and
-// stops it with SIGTERM and SIGINT: it must exit 0 with the data on disk.
+// stops it with SIGTERM and SIGINT: it must exit 0 with the data on disk,
+// also when a second signal cuts a request in progress short.
 func TestSignals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary; skipped in -short mode")
@@ -66,6 +69,37 @@ func TestSignals(t *testing.T) {
 			t.Fatalf("%v: the server did not stop", sig)
 		}
 	}
+	// A request in progress holds the shutdown up to its grace period; a
+	// second signal closes the connections at once, and the store still
+	// closes cleanly.
+	stderr := &syncBuffer{}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", dir)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", waitServing(t, stderr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("PUT /kv/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf"))
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(stderr.String(), "second signal") {
+			t.Fatalf("second signal: got %v; want exit 0 (stderr %s)", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("second signal: the server did not stop")
+	}
+
 	st, err := boltstore.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
