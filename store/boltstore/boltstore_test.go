@@ -209,6 +209,24 @@ func TestPutAllLarge(t *testing.T) {
 	}
 }
 
+// TestPutAllTooLarge: a PutAll beyond what one log frame may hold is
+// refused before anything is written (the items share one value, so the
+// test holds 1 MiB, not the gigabyte it names).
+func TestPutAllTooLarge(t *testing.T) {
+	s := open(t, t.TempDir())
+	value := make([]byte, 1<<20)
+	items := make([]store.Item, 1<<10+1) // over 1 GiB
+	for i := range items {
+		items[i] = store.Item{Key: fmt.Appendf(nil, "big/%05d", i), Value: value}
+	}
+	if err := s.PutAll(t.Context(), items); !errors.Is(err, boltstore.ErrBatchTooLarge) {
+		t.Fatalf("got %v; want %v", err, boltstore.ErrBatchTooLarge)
+	}
+	if _, err := s.Get(t.Context(), items[0].Key, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get after a refused PutAll: got %v; want %v", err, store.ErrNotFound)
+	}
+}
+
 // TestCloseWhileBusy closes the store under running calls, which must
 // either finish or fail with ErrClosed.
 func TestCloseWhileBusy(t *testing.T) {

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,6 +77,14 @@ func (s *Store) Delete(ctx context.Context, key []byte, cond store.Cond) error {
 	return nil
 }
 
+// maxPutAllBytes bounds one PutAll: it is one log frame, whose length is
+// 32 bits, and the batch it joins may hold maxBatchBytes and one more
+// write (a value of at most bbolt's 2 GiB) besides.
+const maxPutAllBytes = 1 << 30
+
+// ErrBatchTooLarge: a PutAll too large for one log frame.
+var ErrBatchTooLarge = errors.New("boltstore: batch too large")
+
 // PutAll stores every item unconditionally, all of them or, on any
 // error, none: it goes through the committer as one operation, and so
 // into one log frame, which is replayed whole or not at all. Items are
@@ -87,7 +96,7 @@ func (s *Store) PutAll(ctx context.Context, items []store.Item) error {
 	if err := s.ready(ctx); err != nil {
 		return fail("putall", err)
 	}
-	size := 0
+	size, total := 0, 0 // of the records; of records and keys
 	for i, it := range items {
 		if err := store.CheckKey(it.Key, it.ContentType); err != nil {
 			return fail("putall", fmt.Errorf("item %d: %w", i, err))
@@ -100,6 +109,9 @@ func (s *Store) PutAll(ctx context.Context, items []store.Item) error {
 			return fail("putall", fmt.Errorf("item %d: %w", i, berrors.ErrValueTooLarge))
 		}
 		size += n
+		if total += len(it.Key) + n; total > maxPutAllBytes {
+			return fail("putall", fmt.Errorf("%w: more than %d bytes", ErrBatchTooLarge, maxPutAllBytes))
+		}
 	}
 	if len(items) == 0 {
 		return nil
