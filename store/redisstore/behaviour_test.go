@@ -128,6 +128,33 @@ func TestOpenUnreachable(t *testing.T) {
 	}
 }
 
+// TestOpenRefusesEviction: a Redis that may evict any key is refused;
+// one that evicts only keys with an expiry (this package sets none) or
+// none at all is taken.
+func TestOpenRefusesEviction(t *testing.T) {
+	tests := []struct {
+		policy string
+		want   error
+	}{
+		{"allkeys-lru", ErrEvicts},
+		{"allkeys-random", ErrEvicts},
+		{"volatile-lru", nil},
+		{"noeviction", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.policy, func(t *testing.T) {
+			addr := redistest.StartServer(t, "--maxmemory-policy", tc.policy)
+			s, err := Open(t.Context(), Options{Addrs: []string{addr}})
+			if err == nil {
+				s.Close()
+			}
+			if !errors.Is(err, tc.want) && (tc.want != nil || err != nil) {
+				t.Errorf("got %v; want %v", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestWaitReplicasTimeout(t *testing.T) {
 	addr := startSingle(t) // no replica: WAIT 1 always falls short
 	s := openTest(t, Options{Addrs: []string{addr}, WaitReplicas: 1, WaitTimeout: 20 * time.Millisecond})

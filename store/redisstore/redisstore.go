@@ -52,6 +52,10 @@ var (
 	// ErrRedirect: a write kept being redirected (the cluster was moving
 	// its slot or failing over) and was not applied.
 	ErrRedirect = errors.New("redisstore: write kept being redirected")
+	// ErrEvicts: a Redis server may evict any key when its memory is
+	// full (maxmemory-policy allkeys-*): stored pairs, and the counters
+	// that keep versions from being reused, could vanish.
+	ErrEvicts = errors.New("redisstore: Redis may evict stored keys")
 )
 
 // Options configure Open. The zero value connects to DefaultAddr.
@@ -115,7 +119,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.connect(ctx, opts); err != nil {
 		return nil, fmt.Errorf("redisstore: open %s: %w", strings.Join(opts.Addrs, ","), err)
 	}
-	n, err := checkMeta(ctx, s.rdb, opts.KeyPrefix+metaSuffix, opts.Buckets)
+	err := s.checkEviction(ctx)
+	n := 0
+	if err == nil {
+		n, err = checkMeta(ctx, s.rdb, opts.KeyPrefix+metaSuffix, opts.Buckets)
+	}
 	if err == nil {
 		err = s.loadScripts(ctx)
 	}
@@ -192,6 +200,27 @@ func (s *Store) connect(ctx context.Context, opts Options) error {
 	}
 	s.rdb, s.cluster = c, c
 	return nil
+}
+
+// checkEviction refuses a Redis whose memory policy evicts keys that
+// have no expiry, which is every key this package writes. A server that
+// does not answer CONFIG GET (some managed services rename it) is taken
+// as it is.
+func (s *Store) checkEviction(ctx context.Context) error {
+	check := func(ctx context.Context, c *redis.Client) error {
+		cfg, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+		if err != nil {
+			return nil
+		}
+		if p := cfg["maxmemory-policy"]; strings.HasPrefix(p, "allkeys-") {
+			return fmt.Errorf("%w: %s has maxmemory-policy %s; use noeviction (or a volatile-* policy)", ErrEvicts, c.Options().Addr, p)
+		}
+		return nil
+	}
+	if s.cluster != nil {
+		return s.cluster.ForEachMaster(ctx, check)
+	}
+	return check(ctx, s.single)
 }
 
 // loadScripts loads the write scripts on every master, so that EVALSHA
