@@ -48,6 +48,13 @@ func bench(cmd *cobra.Command, _ []string) error {
 	cfg.ValueSize, _ = f.GetInt("size")
 	cfg.Keys, _ = f.GetInt("keys")
 	cfg.NoLoad, _ = f.GetBool("no-load")
+	// Zero would mean the default to loadgen; given on the command line it
+	// is a mistake.
+	for _, name := range []string{"connections", "requests", "pipeline", "size", "keys"} {
+		if v, _ := f.GetInt(name); f.Changed(name) && v <= 0 {
+			return usageError{fmt.Errorf("--%s %d: want a positive number", name, v)}
+		}
+	}
 	tests, _ := f.GetString("tests")
 	if f.Changed("requests") && f.Changed("duration") {
 		return usageError{fmt.Errorf("give -n or -d, not both")}

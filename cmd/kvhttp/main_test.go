@@ -199,10 +199,30 @@ func TestStalledServer(t *testing.T) {
 	}
 }
 
-func TestServeFlagConflict(t *testing.T) {
-	code, _, errOut := kvhttp(t, "", "serve", "--data", t.TempDir(), "--max-body", "1000", "--addr", freePort(t))
-	if code != exitUsage || !strings.Contains(errOut, "--max-body 1000 is below --max-value") {
-		t.Errorf("got %d %q; want %d and the conflict named", code, errOut, exitUsage)
+// TestFlagMistakes: flags that contradict each other, or that the chosen
+// backend would ignore, or zeros that would silently mean a default, are
+// usage errors, refused before anything starts.
+func TestFlagMistakes(t *testing.T) {
+	long := filepath.Join(t.TempDir(), "long.replay")
+	os.WriteFile(long, []byte("200 GET /\n200 POST /create "+strings.Repeat("x", 70<<10)+"\n"), 0o644)
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"serve", "--data", t.TempDir(), "--max-body", "1000"}, exitUsage, "--max-body 1000 is below --max-value"},
+		{[]string{"serve", "--store", "redis", "--data", t.TempDir()}, exitUsage, "--data does not apply to --store redis"},
+		{[]string{"serve", "--data", t.TempDir(), "--redis-addrs", "127.0.0.1:1"}, exitUsage, "--redis-addrs does not apply to --store bolt"},
+		{[]string{"serve", "--store", "redis", "--redis-wait-replicas", "-1"}, exitUsage, "--redis-wait-replicas -1: want 0 or more"},
+		{[]string{"bench", "-c", "0"}, exitUsage, "--connections 0: want a positive number"},
+		{[]string{"bench", "--size", "-1"}, exitUsage, "--size -1: want a positive number"},
+		{[]string{"replay", long}, exitFailure, long + ":2: bufio.Scanner: token too long"},
+	}
+	for _, tc := range tests {
+		code, _, errOut := kvhttp(t, "", append(tc.args, "--addr", freePort(t))...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: got %d %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
 	}
 }
 

@@ -72,7 +72,8 @@ type step struct {
 // parseScenario reads a scenario file: STATUS METHOD TARGET [BODY] lines.
 func parseScenario(name string, sc *bufio.Scanner) ([]step, error) {
 	var steps []step
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
 			continue
@@ -91,7 +92,10 @@ func parseScenario(name string, sc *bufio.Scanner) ([]step, error) {
 		}
 		steps = append(steps, s)
 	}
-	return steps, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+	}
+	return steps, nil
 }
 
 var escapes = strings.NewReplacer(`\\`, `\`, `\n`, "\n", `\r`, "\r", `\t`, "\t")

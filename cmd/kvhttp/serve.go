@@ -155,7 +155,14 @@ func serve(cmd *cobra.Command, _ []string) error {
 // attributes that say where its data is, for the log.
 func openStore(cmd *cobra.Command, dir string) (api.Store, []any, error) {
 	f := cmd.Flags()
-	switch kind, _ := f.GetString("store"); kind {
+	kind, _ := f.GetString("store")
+	// A flag of the other backend would be ignored: say so instead.
+	for _, name := range []string{"data", "redis-addrs", "redis-wait-replicas"} {
+		if f.Changed(name) && strings.HasPrefix(name, "redis") != (kind == "redis") {
+			return nil, nil, usageError{fmt.Errorf("--%s does not apply to --store %s", name, kind)}
+		}
+	}
+	switch kind {
 	case "bolt":
 		st, err := boltstore.Open(dir, nil)
 		if err != nil {
@@ -165,6 +172,9 @@ func openStore(cmd *cobra.Command, dir string) (api.Store, []any, error) {
 	case "redis":
 		addrs, _ := f.GetString("redis-addrs")
 		replicas, _ := f.GetInt("redis-wait-replicas")
+		if replicas < 0 {
+			return nil, nil, usageError{fmt.Errorf("--redis-wait-replicas %d: want 0 or more", replicas)}
+		}
 		st, err := redisstore.Open(cmd.Context(), redisstore.Options{
 			Addrs:        strings.Split(addrs, ","),
 			Password:     os.Getenv(redisPasswordEnv),
