@@ -23,16 +23,26 @@ import (
 // frames left in it from its former use carry an older generation, so
 // recovery stops at them. At most one spare waits at a time; Close
 // deletes it, leaving the folder with the data file alone.
+//
+// A segment made without a spare (the first two of a fresh store: a spare
+// comes from a checkpoint, and the first ends only after the second
+// segment has begun) grows ahead of its frames instead, growStep of zeros
+// at a time, so that only one sync in growStep pays for a larger file.
 const (
 	spareSuffix  = ".spare"
 	spareMinSize = 16 << 20
+	growStep     = 1 << 20
 )
+
+// zeros is what files are extended with.
+var zeros [growStep]byte
 
 // segment is the log file the committer appends to.
 type segment struct {
-	f   *os.File
-	gen uint64
-	off int64 // end of the last frame known to be on disk
+	f    *os.File
+	gen  uint64
+	off  int64 // end of the last frame known to be on disk
+	size int64 // the file's size: frames may go up to it without growing it
 }
 
 // createSegment makes generation gen's segment in dir from the spare file
@@ -46,9 +56,13 @@ func createSegment(dir string, gen uint64, spare string) (*segment, error) {
 	hdr := binary.BigEndian.AppendUint64([]byte(walMagic), gen)
 	if spare != "" {
 		if f, err := prepareFile(spare, os.O_RDWR, hdr); err == nil {
-			if err = os.Rename(spare, path); err == nil {
+			fi, err := f.Stat()
+			if err == nil {
+				err = os.Rename(spare, path)
+			}
+			if err == nil {
 				if err = syncDir(dir); err == nil {
-					return &segment{f: f, gen: gen, off: int64(len(hdr))}, nil
+					return &segment{f: f, gen: gen, off: int64(len(hdr)), size: fi.Size()}, nil
 				}
 			}
 			f.Close()
@@ -66,7 +80,7 @@ func createSegment(dir string, gen uint64, spare string) (*segment, error) {
 		os.Remove(path)
 		return nil, err
 	}
-	return &segment{f: f, gen: gen, off: int64(len(hdr))}, nil
+	return &segment{f: f, gen: gen, off: int64(len(hdr)), size: int64(len(hdr))}, nil
 }
 
 // prepareFile opens path with flag and writes and syncs hdr at its start.
@@ -92,7 +106,10 @@ func prepareFile(path string, flag int, hdr []byte) (*os.File, error) {
 // were told it failed; if even that fails, the error wraps errLogBroken
 // and the segment must not be written again.
 func (sg *segment) append(frame []byte, sync func(*os.File) error) error {
-	_, err := sg.f.WriteAt(frame, sg.off)
+	err := sg.grow(sg.off + int64(len(frame)))
+	if err == nil {
+		_, err = sg.f.WriteAt(frame, sg.off)
+	}
 	if err == nil {
 		err = sync(sg.f)
 	}
@@ -106,6 +123,20 @@ func (sg *segment) append(frame []byte, sync func(*os.File) error) error {
 	return err
 }
 
+// grow extends the file with zeros to the next multiple of growStep, as
+// often as needed for it to hold end bytes. The sync that follows the
+// frame makes both durable.
+func (sg *segment) grow(end int64) error {
+	for sg.size < end {
+		n := growStep - sg.size%growStep
+		if _, err := sg.f.WriteAt(zeros[:n], sg.size); err != nil {
+			return err
+		}
+		sg.size += n
+	}
+	return nil
+}
+
 // errLogBroken marks a log that may hold a frame whose writers were told
 // it failed: the store takes no more writes.
 var errLogBroken = errors.New("write-ahead log is unusable until restart")
@@ -115,6 +146,7 @@ func (sg *segment) cut() error {
 	if err := sg.f.Truncate(sg.off); err != nil {
 		return err
 	}
+	sg.size = sg.off
 	return fdatasync(sg.f)
 }
 
@@ -183,7 +215,6 @@ func extendFile(path string, size int64) error {
 	if err != nil {
 		return err
 	}
-	zeros := make([]byte, 1<<20)
 	for off := fi.Size(); off < size; off += int64(len(zeros)) {
 		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
 			return err

@@ -340,6 +340,44 @@ func TestListMergesOverlay(t *testing.T) {
 	}
 }
 
+// TestSegmentGrows: a segment made without a spare grows growStep of zeros
+// at a time ahead of its frames, so that most syncs overwrite blocks the
+// file has; a failed sync cuts it back to its last frame.
+func TestSegmentGrows(t *testing.T) {
+	dir := t.TempDir()
+	sg, err := createSegment(dir, 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sg.f.Close()
+	mt := newMemtable(1)
+	mt.set([]byte("k"), appendRecord(nil, 1, nil, make([]byte, 100<<10)))
+	frame := appendFrame(nil, 1, 1, mt)
+	fileSize := func() int64 {
+		fi, err := sg.f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	for i := range 15 { // about 1.5 MiB of frames
+		if err := sg.append(frame, fdatasync); err != nil {
+			t.Fatal(err)
+		}
+		want := (sg.off + growStep - 1) / growStep * growStep
+		if got := fileSize(); got != want || sg.size != want {
+			t.Fatalf("after frame %d (log end %d): got file size %d (tracked %d); want %d", i+1, sg.off, got, sg.size, want)
+		}
+	}
+	end := sg.off
+	if err := sg.append(frame, func(*os.File) error { return errInjected }); !errors.Is(err, errInjected) {
+		t.Fatalf("append with a failing sync: got %v; want %v", err, errInjected)
+	}
+	if got := fileSize(); got != end || sg.size != end {
+		t.Errorf("after the cut: got file size %d (tracked %d); want %d", got, sg.size, end)
+	}
+}
+
 // TestSegmentsRecycled checks that a checkpointed segment's file becomes
 // the next segment, extended to spareMinSize, and that Close leaves the
 // data file alone in the folder.
