@@ -24,7 +24,7 @@ const DefaultMaxValueBytes = 1 << 20
 // Options configure an API; the zero value gives the defaults.
 type Options struct {
 	MaxKeyBytes   int // longest key accepted; 0 means DefaultMaxKeyBytes
-	MaxValueBytes int // largest value accepted; 0 means DefaultMaxValueBytes
+	MaxValueBytes int // largest value accepted; 0 means DefaultMaxValueBytes. The server's body limit should be at least this.
 	ListLimit     int // page size of a listing; 0 means DefaultListLimit
 	MaxListLimit  int // largest page a client may ask for; 0 means DefaultMaxListLimit
 	// MaxBodyMemory bounds the request bodies held in memory at once,

@@ -21,6 +21,14 @@ const DefaultMaxBodyMemory = 64 << 20
 // so that reading a body allocates nothing but its buffer.
 var errTooLarge = errors.New("api: body over the limit")
 
+// errOverBudget: the body needs more room than the whole budget for
+// bodies in memory; it can never fit.
+var errOverBudget = errors.New("api: body over the memory budget")
+
+// errServerLimit: the body passed the server's own limit (serve
+// --max-body), which the codec enforces, before the route's.
+var errServerLimit = errors.New("api: body over the server's limit")
+
 const (
 	// bodyStart is the first room a body's buffer takes; it then doubles.
 	bodyStart = 4 << 10
@@ -50,6 +58,9 @@ func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, r
 		return dst, release, errTooLarge
 	}
 	reserve := func(n int64) error {
+		if held+n > a.bodyMemory() {
+			return errOverBudget // waiting could never make room
+		}
 		if err := a.hold(r.Context(), n); err != nil {
 			return err
 		}
@@ -92,6 +103,9 @@ func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, r
 		if errors.Is(err, io.EOF) {
 			return dst, release, nil
 		}
+		if errors.Is(err, wire.ErrBodyTooLarge) {
+			return dst, release, errServerLimit
+		}
 		if err != nil {
 			return dst, release, err
 		}
@@ -101,13 +115,18 @@ func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, r
 // refuseBody answers a request whose body could not be read, and reports
 // whether it did: over its limit (413), or over the memory budget (503,
 // to retry later). The body is left unread, so the connection closes. A
-// body the codec refused needs no answer here: the server sends its own.
+// body the codec refused as malformed needs no answer here: the server
+// sends its own.
 func (a *API) refuseBody(w *server.ResponseWriter, err error, limit int) bool {
 	switch {
 	case err == nil:
 		return false
 	case errors.Is(err, errTooLarge):
 		a.writeProblem(w, fmt.Errorf("%w: at most %d bytes here", ErrBodyTooLarge, limit))
+	case errors.Is(err, errOverBudget):
+		a.writeProblem(w, fmt.Errorf("%w: more than the %d bytes all bodies in memory may hold (serve --max-body-memory)", ErrBodyTooLarge, a.bodyMemory()))
+	case errors.Is(err, errServerLimit):
+		a.writeProblem(w, fmt.Errorf("%w: over the server's body limit (serve --max-body)", ErrBodyTooLarge))
 	case errors.Is(err, ErrBusy):
 		a.writeProblem(w, err)
 		w.Header().Add("Retry-After", "1")

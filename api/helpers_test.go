@@ -52,9 +52,13 @@ func startServerOn(t testing.TB, st api.Store, opts api.Options) *running {
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	opts.Logger = quiet
-	// A body limit above the API's value limit, so that the API's own
-	// checks are what the tests meet.
-	srv := &server.Server{Handler: api.New(st, opts), Logger: quiet, Limits: wire.Limits{MaxBodyBytes: 4 << 20}}
+	// The body limit as serve sets it: the default, raised to the value
+	// limit if that is larger.
+	maxValue := int64(api.DefaultMaxValueBytes)
+	if opts.MaxValueBytes > 0 {
+		maxValue = int64(opts.MaxValueBytes)
+	}
+	srv := &server.Server{Handler: api.New(st, opts), Logger: quiet, Limits: wire.Limits{MaxBodyBytes: max(wire.DefaultMaxBodyBytes, maxValue)}}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	r := &running{addr: l.Addr().String(), client: &client.Client{Addr: l.Addr().String()}}

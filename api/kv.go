@@ -92,7 +92,9 @@ func (a *API) putKey(w *server.ResponseWriter, r *server.Request, key []byte) {
 	// The response has no body: its buffer holds the value meanwhile.
 	value, release, err := a.readBody(r, w.Buffer()[:0], a.maxValue())
 	defer release()
-	if errors.Is(err, errTooLarge) {
+	// The server's body limit is at least the value limit (serve sees to
+	// it), so a body over either is a value too large.
+	if errors.Is(err, errTooLarge) || errors.Is(err, errServerLimit) {
 		a.refuseValue(w, -1)
 		return
 	}

@@ -144,6 +144,10 @@ func TestImportMemory(t *testing.T) {
 	} {
 		s.run(t, srv)
 	}
+	// A body larger than the whole budget, alone on the server, is too
+	// large, not "busy": retrying could not help.
+	srv.do(t, "PUT", "/kv/v", strings.Repeat("v", 70<<10)).status(t, 413)
+	srv.do(t, "POST", "/create", "k:"+strings.Repeat("v", 70<<10)).status(t, 413)
 	// A chunked import over the budget, alone on the server, is too large,
 	// not "busy": retrying could not help.
 	raw := "POST /import HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n19000\r\n" +

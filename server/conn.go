@@ -193,9 +193,10 @@ func (c *conn) handle(r *wire.Request) {
 		c.run()
 	}
 	c.discardBody()
-	if pe, ok := errors.AsType[*wire.ProtocolError](c.body.err); ok {
+	if pe, ok := errors.AsType[*wire.ProtocolError](c.body.err); ok && c.w.status != pe.Status {
 		// The body was refused: that answer wins over the handler's, or
-		// ends a streamed one.
+		// ends a streamed one, unless the handler gave it in its own
+		// words.
 		c.w.replace(pe.Status, pe.Err.Error())
 	}
 	if !c.w.aborted {

@@ -9,6 +9,30 @@ import (
 
 const quiet = 300 * time.Millisecond
 
+// TestRefusedBodyAnswer: a body the codec refuses is answered with the
+// refusal's status: the handler's own answer if it gave that status, the
+// server's if it answered anything else.
+func TestRefusedBodyAnswer(t *testing.T) {
+	_, addr, _ := start(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		if _, err := io.ReadAll(r.Body); err != nil && string(r.Path) == "/own" {
+			w.WriteHeader(413)
+			w.WriteString("mine")
+			return
+		}
+		w.WriteString("ignored the error")
+	}), func(s *Server) { s.Limits.MaxBodyBytes = 4 })
+	tests := []struct{ path, want string }{
+		{"/own", "mine"},
+		{"/other", `"detail":"wire: body too large"`},
+	}
+	for _, tc := range tests {
+		got, closed := exchange(t, addr, "PUT "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n12345", quiet)
+		if !strings.HasPrefix(got, "HTTP/1.1 413 ") || !strings.Contains(got, tc.want) || !strings.Contains(got, "Connection: close") || !closed {
+			t.Errorf("%s: got %q (closed %v); want 413 with %q, closed", tc.path, got, closed, tc.want)
+		}
+	}
+}
+
 func TestExchanges(t *testing.T) {
 	_, addr, _ := start(t, echo, nil)
 	tests := []struct {

@@ -79,9 +79,6 @@ func checkRequest(r *Request, lim *Limits) error {
 	if err != nil {
 		return err
 	}
-	if max := lim.bodyBytes(); f.Kind == BodyLength && max >= 0 && f.Length > max {
-		return protoErr(ErrBodyTooLarge, -1)
-	}
 	r.Framing = f
 	return nil
 }

@@ -27,11 +27,12 @@ type ServerConn struct {
 	scan      headScanner
 	req       Request
 	body      bodyReader
-	keepAlive bool // another request may follow the current one
-	continued bool // no 100 Continue is owed: sent, or not asked for
-	failed    bool // a protocol error ended parsing
-	answered  bool // the current request has its response
-	streaming bool // a streamed response has begun and not ended
+	keepAlive bool  // another request may follow the current one
+	continued bool  // no 100 Continue is owed: sent, or not asked for
+	refused   error // the body, refused before a byte of it is read
+	failed    bool  // a protocol error ended parsing
+	answered  bool  // the current request has its response
+	streaming bool  // a streamed response has begun and not ended
 	// streamClosing: the connection closes after the streamed response.
 	streamClosing bool
 	leading       int // empty lines skipped before the current request
@@ -135,6 +136,15 @@ func (c *ServerConn) NextRequest() (*Request, error) {
 	c.keepAlive, c.answered = r.KeepAlive, false
 	c.body.reset(r.Framing, c.Limits.bodyBytes(), &r.Trailer)
 	c.continued = r.Expect != ExpectContinue || c.body.done
+	c.refused = nil
+	if max := c.Limits.bodyBytes(); r.Framing.Kind == BodyLength && max >= 0 && r.Framing.Length > max {
+		// A declared length over the limit: ReadBody refuses the body
+		// (413) before a byte of it is read, but the head is returned, so
+		// that the caller may answer in its own words first. No 100
+		// Continue is owed, and the connection closes after the answer.
+		c.refused = protoErr(ErrBodyTooLarge, -1)
+		c.keepAlive, c.continued = false, true
+	}
 	if c.body.done {
 		advance(serverMoves[:], &c.state, StateRespond)
 	} else {
@@ -164,6 +174,9 @@ func (c *ServerConn) ReadBody(p []byte) (int, error) {
 		return 0, io.EOF
 	default:
 		return 0, ErrSequence
+	}
+	if c.refused != nil {
+		return 0, c.fail(c.refused)
 	}
 	n, err := c.body.fill(p, &c.in, &c.Limits)
 	if err != nil {

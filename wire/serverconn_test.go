@@ -172,6 +172,29 @@ func TestNoContinueAfterStreamHead(t *testing.T) {
 	}
 }
 
+// TestBodyRefusedAfterHead: a declared length over the limit is refused
+// (413) at the first read of the body, before a byte of it is read; the
+// head is returned first, so that the caller may answer in its own words;
+// no 100 Continue is owed, and the connection closes after the answer.
+func TestBodyRefusedAfterHead(t *testing.T) {
+	c := &ServerConn{Limits: Limits{MaxBodyBytes: 4}}
+	c.Feed([]byte("PUT /k HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"))
+	r, err := c.NextRequest()
+	if err != nil || r.Framing.Length != 5 {
+		t.Fatalf("NextRequest: got %v, %v; want the request", r, err)
+	}
+	if c.NeedsContinue() {
+		t.Error("NeedsContinue: got true; want false")
+	}
+	if _, err := c.ReadBody(make([]byte, 8)); !errors.Is(err, ErrBodyTooLarge) {
+		t.Errorf("ReadBody: got %v; want %v", err, ErrBodyTooLarge)
+	}
+	out, err := c.AppendResponse(nil, 413, nil, nil)
+	if err != nil || !strings.Contains(string(out), "Connection: close\r\n") || c.State() != StateClosed {
+		t.Errorf("got %q, %v in state %v; want a 413 saying close, and closed", out, err, c.State())
+	}
+}
+
 // TestDrain: a response sent before the body was read leaves the body to
 // be discarded, and the next pipelined request is parsed at the right byte.
 func TestDrain(t *testing.T) {

@@ -74,6 +74,9 @@ func serve(cmd *cobra.Command, _ []string) error {
 	cpuprofile, _ := f.GetString("cpuprofile")
 	// A value travels as a body, so the body limit is raised to the value
 	// limit, unless --max-body was given: then the two disagree.
+	if maxBodyMemory <= int64(maxValue) {
+		return usageError{fmt.Errorf("--max-body-memory %d is not above --max-value %d: the largest value could never be held to store it", maxBodyMemory, maxValue)}
+	}
 	if f.Changed("max-body") && maxBody < int64(maxValue) {
 		return usageError{fmt.Errorf("--max-body %d is below --max-value %d, and a value travels as a body: lower --max-value too", maxBody, maxValue)}
 	}
