@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"kvhttp/client"
+	"kvhttp/wire"
 )
 
 // requestTimeout bounds one exchange with the server from the CLI (a
@@ -107,6 +108,9 @@ func message(err error) string {
 		what := ce.Detail
 		if what == "" {
 			what = ce.Title
+		}
+		if what == "" { // a HEAD's answer has no body to say why
+			what = wire.StatusText(ce.Status)
 		}
 		return fmt.Sprintf("%s %s: %d %s", ce.Method, ce.Target, ce.Status, what)
 	}

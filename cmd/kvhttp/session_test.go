@@ -29,6 +29,7 @@ func TestSession(t *testing.T) {
 		{"", []string{"get", "greeting", "--json"}},
 		{"", []string{"head", "greeting"}},
 		{"", []string{"head", "greeting", "--json"}},
+		{"", []string{"head", "missing"}},
 		{"", []string{"create", "greeting", "again"}},
 		{"from stdin", []string{"create", "fresh", "-"}},
 		{"", []string{"update", "missing", "x"}},
