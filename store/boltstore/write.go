@@ -82,7 +82,7 @@ func (s *Store) Delete(ctx context.Context, key []byte, cond store.Cond) error {
 // write (a value of at most bbolt's 2 GiB) besides.
 const maxPutAllBytes = 1 << 30
 
-// ErrBatchTooLarge: a PutAll too large for one log frame.
+// ErrBatchTooLarge is returned by a PutAll too large for one log frame.
 var ErrBatchTooLarge = errors.New("boltstore: batch too large")
 
 // PutAll stores every item unconditionally, all of them or, on any
