@@ -126,14 +126,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		left := budget.Add(-int64(n))
 		return int(max(0, min(int64(n), left+int64(n))))
 	}
-	// A timed run ends even if the server stops answering: requests still
-	// unanswered stallGrace after the end are cut off, as failures.
-	wctx := ctx
+	// A run ends even if the server stops answering: once no answer has
+	// come for stallGrace (a timed run: or stallGrace after its end), the
+	// requests in flight are cut off, as failures.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if timed {
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithDeadline(ctx, deadline.Add(stallGrace))
-		defer cancel()
+		var cancelAt context.CancelFunc
+		wctx, cancelAt = context.WithDeadline(wctx, deadline.Add(stallGrace))
+		defer cancelAt()
 	}
+	stopWatchdog := watchdog(&done, stallGrace, cancel)
 	start := time.Now()
 	for i := range results {
 		w := &worker{cfg: &cfg, method: method, body: body, targets: targets, done: &done,
@@ -148,6 +151,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	stopProgress := progress(cfg.Progress, &done, start)
 	wg.Wait()
 	stopProgress()
+	stopWatchdog()
 	res := &Result{Config: cfg, Elapsed: time.Since(start)}
 	reached := false
 	for _, w := range results {
@@ -165,6 +169,35 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // stallGrace is how long a timed run waits past its end for the answers
 // to requests in flight.
 const stallGrace = 5 * time.Second
+
+// watchdog calls stall once done has not moved for d, checking every
+// tenth of d, until the returned stop is called.
+func watchdog(done *atomic.Int64, d time.Duration, stall func()) (stop func()) {
+	quit, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(d / 10)
+		defer t.Stop()
+		last, since := done.Load(), time.Now()
+		for {
+			select {
+			case <-quit:
+				return
+			case now := <-t.C:
+				if n := done.Load(); n != last {
+					last, since = n, now
+				} else if now.Sub(since) >= d {
+					stall()
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+	}
+}
 
 // progress calls report every 200 ms until the returned stop is called.
 func progress(report func(int64, time.Duration), done *atomic.Int64, start time.Time) (stop func()) {
@@ -324,9 +357,9 @@ func Load(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("%w at %s: %w", ErrNoServer, cfg.Addr, err)
 	}
 	defer nc.Close()
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
+	// Each import must be answered within stallGrace of being sent, and
+	// ctx's end stops the load at once.
+	defer context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })()
 	value := strings.Repeat("v", cfg.ValueSize)
 	var wc wire.ClientConn
 	var h wire.Header
@@ -337,6 +370,12 @@ func Load(ctx context.Context, cfg Config) error {
 			body = append(append(append(append(body, keyName(i)...), ':'), value...), '\n')
 		}
 		out, err := wc.AppendRequest(nil, wire.MethodPost, "/import", &h, body)
+		if err == nil && ctx.Err() == nil {
+			err = nc.SetDeadline(time.Now().Add(stallGrace))
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
 		if err == nil {
 			_, err = nc.Write(out)
 		}

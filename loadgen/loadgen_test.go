@@ -102,14 +102,15 @@ func TestNoServer(t *testing.T) {
 }
 
 // TestSilentServer: a server that takes requests and never answers ends
-// a run all the same: a timed one stallGrace after its end, with the
-// requests in flight failed, and any run once its context ends.
+// a run all the same, with the requests in flight failed: a timed one
+// stallGrace after its end, a counted one after stallGrace without an
+// answer, the loading of keys as well, and any run once its context ends.
 func TestSilentServer(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -124,13 +125,30 @@ func TestSilentServer(t *testing.T) {
 	}()
 	addr := l.Addr().String()
 	t.Run("timed", func(t *testing.T) {
+		t.Parallel()
 		start := time.Now()
 		res, err := Run(context.Background(), Config{Addr: addr, Test: TestPut, Duration: 100 * time.Millisecond, Conns: 2})
 		if err != nil || res.Errors == 0 || time.Since(start) > stallGrace+5*time.Second {
 			t.Errorf("got %+v, %v after %v; want failed requests, by %v", res, err, time.Since(start), stallGrace)
 		}
 	})
+	t.Run("counted", func(t *testing.T) {
+		t.Parallel()
+		start := time.Now()
+		res, err := Run(context.Background(), Config{Addr: addr, Test: TestPut, Requests: 10, Conns: 2})
+		if err != nil || res.Errors == 0 || time.Since(start) > stallGrace+5*time.Second {
+			t.Errorf("got %+v, %v after %v; want failed requests, by %v", res, err, time.Since(start), stallGrace)
+		}
+	})
+	t.Run("loading", func(t *testing.T) {
+		t.Parallel()
+		start := time.Now()
+		if err := Load(context.Background(), Config{Addr: addr, Keys: 10}); err == nil || time.Since(start) > stallGrace+5*time.Second {
+			t.Errorf("got %v after %v; want an error, by %v", err, time.Since(start), stallGrace)
+		}
+	})
 	t.Run("cancelled", func(t *testing.T) {
+		t.Parallel()
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
