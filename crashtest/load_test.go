@@ -134,6 +134,9 @@ type ledger struct {
 	// checks find it lost.
 	lostKeys       map[string]bool
 	lostIncrements [numCounters]int64
+	// acked holds every version acknowledged, with its key: the store
+	// draws versions from one counter, so no two writes share one.
+	acked map[uint64]string
 }
 
 // A run is the unique keys one writer sent in one life, in order:
@@ -157,7 +160,7 @@ type counterLedger struct {
 }
 
 func newLedger() *ledger {
-	return &ledger{runs: make(map[runID]*run), lostKeys: make(map[string]bool)}
+	return &ledger{runs: make(map[runID]*run), lostKeys: make(map[string]bool), acked: make(map[uint64]string)}
 }
 
 // lost returns how many acknowledged writes the checks so far found lost.
@@ -284,8 +287,13 @@ func (ld *load) incrementCounters(ctx context.Context, c *client.Client, rng *ra
 		}
 		switch resp.Status {
 		case http.StatusCreated, http.StatusNoContent:
-			if _, ok := ld.ack(key, resp); !ok {
+			v, ok := ld.ack(key, resp)
+			if !ok {
 				return
+			}
+			if prev, err := parseETag(etag); cond == "If-Match" && err == nil && v <= prev {
+				ld.bad.Add(1)
+				ld.rep.errorf("life %d: PUT %s with If-Match %s: got version %d; want a newer one", ld.life, key, etag, v)
 			}
 			ld.ledger.ackIncrement(i, cur+1)
 		case http.StatusPreconditionFailed:
@@ -306,6 +314,14 @@ func (ld *load) ack(key string, resp *client.Response) (uint64, bool) {
 		return 0, false
 	}
 	ld.acked.Add(1)
+	ld.ledger.mu.Lock()
+	other, dup := ld.ledger.acked[v]
+	ld.ledger.acked[v] = key
+	ld.ledger.mu.Unlock()
+	if dup {
+		ld.bad.Add(1)
+		ld.rep.errorf("life %d: PUT %s: got version %d, acknowledged already for %s", ld.life, key, v, other)
+	}
 	if v <= ld.floor {
 		ld.bad.Add(1)
 		ld.rep.errorf("life %d: PUT %s: got version %d; want above %d, acknowledged before a crash", ld.life, key, v, ld.floor)
