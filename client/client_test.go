@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"kvhttp/internal/loopback"
 )
 
 // script is a hand-written server: for each accepted connection it reads
@@ -17,52 +19,36 @@ import (
 // closes the connection without answering, as a server does that closes
 // an idle connection just as a request arrives.
 type script struct {
-	l        net.Listener
+	addr     string
 	accepted atomic.Int64
 	requests atomic.Int64
 }
 
 func serveScript(t *testing.T, perConn int, answer string) *script {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &script{l: l}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
+	s := &script{}
+	readHead := func(c net.Conn, buf []byte) bool {
+		for got := ""; !strings.Contains(got, "\r\n\r\n"); {
+			n, err := c.Read(buf)
 			if err != nil {
+				return false
+			}
+			got += string(buf[:n])
+		}
+		s.requests.Add(1)
+		return true
+	}
+	s.addr = loopback.Serve(t, func(c net.Conn) {
+		s.accepted.Add(1)
+		buf := make([]byte, 4096)
+		for range perConn {
+			if !readHead(c, buf) {
 				return
 			}
-			s.accepted.Add(1)
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				for range perConn {
-					var got string
-					for !strings.Contains(got, "\r\n\r\n") {
-						n, err := c.Read(buf)
-						if err != nil {
-							return
-						}
-						got += string(buf[:n])
-					}
-					s.requests.Add(1)
-					c.Write([]byte(answer))
-				}
-				for got := ""; !strings.Contains(got, "\r\n\r\n"); {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					got += string(buf[:n])
-				}
-				s.requests.Add(1) // seen, never answered
-			}()
+			c.Write([]byte(answer))
 		}
-	}()
+		readHead(c, buf) // seen, never answered
+	})
 	return s
 }
 
@@ -70,7 +56,7 @@ const okAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 func TestReuse(t *testing.T) {
 	s := serveScript(t, 100, okAnswer)
-	c := &Client{Addr: s.l.Addr().String()}
+	c := &Client{Addr: s.addr}
 	defer c.Close()
 	for range 5 {
 		resp, err := c.Do(context.Background(), &Request{Method: "GET", Target: "/"})
@@ -92,7 +78,7 @@ func TestRetry(t *testing.T) {
 		retried bool
 	}{{"GET", true}, {"PUT", true}, {"POST", false}} {
 		s := serveScript(t, 1, okAnswer) // closes after each answer
-		c := &Client{Addr: s.l.Addr().String()}
+		c := &Client{Addr: s.addr}
 		if _, err := c.Do(context.Background(), &Request{Method: tc.method, Target: "/"}); err != nil {
 			t.Fatal(err)
 		}

@@ -12,32 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"kvhttp/internal/loopback"
 	"kvhttp/server"
 	"kvhttp/wire"
 )
-
-// rawServer runs serve on each connection accepted on a loopback port.
-func rawServer(t *testing.T, serve func(c net.Conn)) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
 
 // readHead reads one request head, a byte at a time.
 func readHead(c net.Conn) error {
@@ -73,7 +51,7 @@ func kvServer(t *testing.T, lim wire.Limits, h server.HandlerFunc) string {
 // between two reads of a body ends the next read at once, even with a
 // ReadTimeout (each read sets its own deadline).
 func TestCancelBetweenBodyReads(t *testing.T) {
-	addr := rawServer(t, func(c net.Conn) {
+	addr := loopback.Serve(t, func(c net.Conn) {
 		readHead(c)
 		c.Write([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n"))
 		for range 30 { // then a byte every 100 ms
@@ -107,7 +85,7 @@ func TestCancelBetweenBodyReads(t *testing.T) {
 // ExpectTimeout, however long ReadTimeout is.
 func TestExpectTimeoutWithReadTimeout(t *testing.T) {
 	bodyAfter := make(chan time.Duration, 1)
-	addr := rawServer(t, func(c net.Conn) {
+	addr := loopback.Serve(t, func(c net.Conn) {
 		if readHead(c) != nil {
 			return
 		}
@@ -136,7 +114,7 @@ func TestExpectTimeoutWithReadTimeout(t *testing.T) {
 // connection is not reused, so the next request cannot fail for it.
 func TestNoReuseAfterLateCancel(t *testing.T) {
 	s := serveScript(t, 1000, okAnswer)
-	cl := &Client{Addr: s.l.Addr().String()}
+	cl := &Client{Addr: s.addr}
 	defer cl.Close()
 	for range 20 {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -159,7 +137,7 @@ func TestNoReuseAfterLateCancel(t *testing.T) {
 // with -race).
 func TestPipelineAndDoShareConns(t *testing.T) {
 	s := serveScript(t, 1<<20, okAnswer)
-	cl := &Client{Addr: s.l.Addr().String(), MaxIdleConns: 1}
+	cl := &Client{Addr: s.addr, MaxIdleConns: 1}
 	defer cl.Close()
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -238,7 +216,7 @@ func TestStaleIdleConn(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var conns atomic.Int32
-			addr := rawServer(t, func(c net.Conn) {
+			addr := loopback.Serve(t, func(c net.Conn) {
 				conns.Add(1)
 				if readHead(c) != nil {
 					return
@@ -270,7 +248,7 @@ func TestStaleIdleConn(t *testing.T) {
 // may be as stale (the server dropped all its idle connections).
 func TestRetryOnNewConn(t *testing.T) {
 	s := serveScript(t, 1, okAnswer) // drops a connection's second request
-	cl := &Client{Addr: s.l.Addr().String()}
+	cl := &Client{Addr: s.addr}
 	defer cl.Close()
 	var wg sync.WaitGroup
 	bodies := make(chan io.ReadCloser, 2)

@@ -3,7 +3,6 @@ package loadgen
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"kvhttp/api"
+	"kvhttp/internal/loopback"
 	"kvhttp/server"
 	"kvhttp/store/boltstore"
 )
@@ -106,24 +106,7 @@ func TestNoServer(t *testing.T) {
 // stallGrace after its end, a counted one after stallGrace without an
 // answer, the loading of keys as well, and any run once its context ends.
 func TestSilentServer(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
-	addr := l.Addr().String()
+	addr := loopback.Silent(t)
 	t.Run("timed", func(t *testing.T) {
 		t.Parallel()
 		start := time.Now()
@@ -162,13 +145,8 @@ func TestSilentServer(t *testing.T) {
 // BenchmarkWorker measures the generator's own cost per request, against
 // a canned responder that costs next to nothing, pipelined 16 deep.
 func BenchmarkWorker(b *testing.B) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	go cannedResponder(l)
-	cfg := Config{Addr: l.Addr().String(), Test: TestPut, Conns: 1, Pipeline: 16, Keys: 100, Requests: b.N}
+	addr := loopback.Serve(b, cannedResponder)
+	cfg := Config{Addr: addr, Test: TestPut, Conns: 1, Pipeline: 16, Keys: 100, Requests: b.N}
 	b.ReportAllocs()
 	if _, err := Run(context.Background(), cfg); err != nil {
 		b.Fatal(err)
@@ -178,37 +156,28 @@ func BenchmarkWorker(b *testing.B) {
 // cannedResponder answers every request head with the same 204, ignoring
 // bodies it finds between heads: enough for PUTs whose body ends with
 // "\r\n\r\n" never.
-func cannedResponder(l net.Listener) {
+func cannedResponder(c net.Conn) {
 	const answer = "HTTP/1.1 204 No Content\r\n\r\n"
+	buf, out := make([]byte, 64<<10), []byte{}
+	tail := 0 // bytes of a "\r\n\r\n" matched at the end of the last read
 	for {
-		c, err := l.Accept()
+		n, err := c.Read(buf)
 		if err != nil {
 			return
 		}
-		go func() {
-			defer c.Close()
-			buf, out := make([]byte, 64<<10), []byte{}
-			tail := 0 // bytes of a "\r\n\r\n" matched at the end of the last read
-			for {
-				n, err := c.Read(buf)
-				if err != nil {
-					return
+		out = out[:0]
+		for _, ch := range buf[:n] {
+			if want := "\r\n\r\n"[tail]; ch == want {
+				if tail++; tail == 4 {
+					out = append(out, answer...)
+					tail = 0
 				}
-				out = out[:0]
-				for _, ch := range buf[:n] {
-					if want := "\r\n\r\n"[tail]; ch == want {
-						if tail++; tail == 4 {
-							out = append(out, answer...)
-							tail = 0
-						}
-					} else if ch == '\r' {
-						tail = 1
-					} else {
-						tail = 0
-					}
-				}
-				c.Write(out)
+			} else if ch == '\r' {
+				tail = 1
+			} else {
+				tail = 0
 			}
-		}()
+		}
+		c.Write(out)
 	}
 }

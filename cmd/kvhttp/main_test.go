@@ -16,6 +16,7 @@ import (
 
 	"kvhttp/api"
 	"kvhttp/client"
+	"kvhttp/internal/loopback"
 	"kvhttp/server"
 	"kvhttp/store/boltstore"
 )
@@ -173,26 +174,10 @@ func TestExportRefuses(t *testing.T) {
 func TestStalledServer(t *testing.T) {
 	defer func(d time.Duration) { requestTimeout = d }(requestTimeout)
 	requestTimeout = 200 * time.Millisecond
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+	addr := loopback.Silent(t)
 	for _, args := range [][]string{{"get", "k"}, {"list"}, {"export"}} {
 		start := time.Now()
-		code, _, errOut := kvhttp(t, "", append(args, "--addr", l.Addr().String())...)
+		code, _, errOut := kvhttp(t, "", append(args, "--addr", addr)...)
 		if code != exitConn || time.Since(start) > 5*time.Second {
 			t.Errorf("%v: got exit %d (%s) after %v; want %d within the timeout", args, code, errOut, time.Since(start), exitConn)
 		}
