@@ -15,11 +15,13 @@ import (
 )
 
 var (
-	crashes  = flag.Int("crashes", 20, "lives of the server, each ended by SIGKILL")
-	writers  = flag.Int("writers", 64, "concurrent writers: half write unique keys, half increment counters")
-	runFor   = flag.Duration("run-for", 2*time.Second, "longest life: the kill comes at a uniformly random moment between 100ms (or run-for, if shorter) and run-for")
-	deadline = flag.Duration("deadline", 0, "bound on the whole test; 0 means 1m plus run-for and 10s per crash")
-	seed     = flag.Uint64("seed", 0, "seed for the kill times and the writers' choices; 0 picks one, which the test logs")
+	crashes = flag.Int("crashes", 20, "lives of the server, each ended by SIGKILL")
+	// fastCheckpoint is the checkpoint period of every other life.
+	fastCheckpoint = flag.Duration("fast-checkpoint", 20*time.Millisecond, "checkpoint period of every other life")
+	writers        = flag.Int("writers", 64, "concurrent writers: half write unique keys, half increment counters")
+	runFor         = flag.Duration("run-for", 2*time.Second, "longest life: the kill comes at a uniformly random moment between 100ms (or run-for, if shorter) and run-for")
+	deadline       = flag.Duration("deadline", 0, "bound on the whole test; 0 means 1m plus run-for and 10s per crash")
+	seed           = flag.Uint64("seed", 0, "seed for the kill times and the writers' choices; 0 picks one, which the test logs")
 )
 
 const (
@@ -92,9 +94,9 @@ func TestCrash(t *testing.T) {
 
 	// start starts the server on dir, which must work: the first time on
 	// a new folder, and after each crash on the file the crash left.
-	start := func(when string) *server {
+	start := func(when string, extra ...string) *server {
 		t.Helper()
-		s, err := startServer(ctx, t, bin, dir)
+		s, err := startServer(ctx, t, bin, dir, extra...)
 		checkDeadline(when)
 		if err != nil {
 			t.Fatalf("%s: the server must start on the data folder: %v", when, err)
@@ -104,7 +106,14 @@ func TestCrash(t *testing.T) {
 
 	var last *fileReport
 	for life := range *crashes {
-		s := start(fmt.Sprintf("life %d", life))
+		// Every other life checkpoints every -fast-checkpoint, so that
+		// kills land inside checkpoints (bbolt's commit, the deletion of
+		// segments) as well as between them.
+		var extra []string
+		if life%2 == 1 {
+			extra = []string{"--checkpoint-every", fastCheckpoint.String()}
+		}
+		s := start(fmt.Sprintf("life %d", life), extra...)
 		if last != nil {
 			sum.bad += crossCheck(ctx, rep, s, l, *last, life-1)
 			checkDeadline(fmt.Sprintf("asking the server after life %d", life-1))

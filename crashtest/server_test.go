@@ -71,10 +71,10 @@ type server struct {
 // its health check. It retries on another port when the one it picked
 // was taken meanwhile; any other failure to start is returned, with the
 // server's log.
-func startServer(ctx context.Context, t *testing.T, bin, dir string) (*server, error) {
+func startServer(ctx context.Context, t *testing.T, bin, dir string, extra ...string) (*server, error) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		s, err := launch(ctx, t, bin, dir)
+		s, err := launch(ctx, t, bin, dir, extra)
 		if err == nil {
 			return s, nil
 		}
@@ -86,13 +86,13 @@ func startServer(ctx context.Context, t *testing.T, bin, dir string) (*server, e
 }
 
 // launch starts one server process on a port that was free a moment ago.
-func launch(ctx context.Context, t *testing.T, bin, dir string) (*server, error) {
+func launch(ctx context.Context, t *testing.T, bin, dir string, extra []string) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	s := &server{addr: addr, exited: make(chan struct{})}
-	s.cmd = exec.Command(bin, "serve", "--addr", addr, "--data", dir)
+	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--data", dir}, extra...)...)
 	s.cmd.Stderr = &s.stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)

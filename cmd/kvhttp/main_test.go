@@ -199,6 +199,7 @@ func TestFlagMistakes(t *testing.T) {
 		{[]string{"serve", "--data", t.TempDir(), "--max-body-memory", "65536"}, exitUsage, "--max-body-memory 65536 is not above --max-value"},
 		{[]string{"serve", "--store", "redis", "--data", t.TempDir()}, exitUsage, "--data does not apply to --store redis"},
 		{[]string{"serve", "--data", t.TempDir(), "--redis-addrs", "127.0.0.1:1"}, exitUsage, "--redis-addrs does not apply to --store bolt"},
+		{[]string{"serve", "--store", "redis", "--checkpoint-every", "1s"}, exitUsage, "--checkpoint-every does not apply to --store redis"},
 		{[]string{"serve", "--store", "redis", "--redis-wait-replicas", "-1"}, exitUsage, "--redis-wait-replicas -1: want 0 or more"},
 		{[]string{"bench", "-c", "0"}, exitUsage, "--connections 0: want a positive number"},
 		{[]string{"bench", "--size", "-1"}, exitUsage, "--size -1: want a positive number"},

@@ -47,6 +47,7 @@ finish, then the store is closed.`,
 	f := cmd.Flags()
 	f.String("store", "bolt", "storage backend: bolt (embedded, in --data) or redis")
 	f.String("data", "./data", "data folder (created if missing)")
+	f.Duration("checkpoint-every", boltstore.DefaultCheckpointEvery, "longest that logged writes wait to be moved into the data file (--store bolt)")
 	f.String("redis-addrs", redisstore.DefaultAddr, "Redis server, or comma-separated cluster nodes (--store redis)")
 	f.Int("redis-wait-replicas", 0, "acknowledge a write once this many replicas have it (Redis WAIT; --store redis)")
 	f.Int64("max-body", wire.DefaultMaxBodyBytes, "largest request body in bytes, such as an import (413 beyond)")
@@ -160,14 +161,15 @@ func openStore(cmd *cobra.Command, dir string) (api.Store, []any, error) {
 	f := cmd.Flags()
 	kind, _ := f.GetString("store")
 	// A flag of the other backend would be ignored: say so instead.
-	for _, name := range []string{"data", "redis-addrs", "redis-wait-replicas"} {
+	for _, name := range []string{"data", "checkpoint-every", "redis-addrs", "redis-wait-replicas"} {
 		if f.Changed(name) && strings.HasPrefix(name, "redis") != (kind == "redis") {
 			return nil, nil, usageError{fmt.Errorf("--%s does not apply to --store %s", name, kind)}
 		}
 	}
 	switch kind {
 	case "bolt":
-		st, err := boltstore.Open(dir, nil)
+		every, _ := f.GetDuration("checkpoint-every")
+		st, err := boltstore.Open(dir, &boltstore.Options{CheckpointEvery: every})
 		if err != nil {
 			return nil, nil, err
 		}

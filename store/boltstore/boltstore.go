@@ -51,6 +51,11 @@ type Options struct {
 	// another process or Store; zero or less means DefaultLockTimeout.
 	// A short wait keeps a second server from hanging at startup.
 	LockTimeout time.Duration
+	// CheckpointEvery is how long logged writes wait, at most, before a
+	// checkpoint moves them into the data file; zero or less means
+	// DefaultCheckpointEvery. Shorter keeps the log and the recovery
+	// after a crash short, at the cost of more bbolt commits.
+	CheckpointEvery time.Duration
 }
 
 // Store is a store.Item collection kept in one bbolt file. Its methods
@@ -84,16 +89,17 @@ type Store struct {
 	dir   string
 
 	// Owned by the committer (commitLoop and what it calls).
-	seq         uint64    // the version counter: the last version issued
-	seg         *segment  // the segment being appended to; nil before the first batch of a generation
-	staged      *memtable // the batch being committed
-	frame       []byte    // the batch's frame, reused
-	activeSince time.Time // when the active memtable got its first batch
-	broken      error     // a log that could not be cut back: no more writes
-	ckptRunning bool      // a memtable was sent to the checkpointer and no outcome came back
-	ckptErr     error     // the last checkpoint's outcome
-	ckptFailed  time.Time // when that outcome came
-	finishErr   error     // from the final checkpoint, for Close
+	seq         uint64        // the version counter: the last version issued
+	seg         *segment      // the segment being appended to; nil before the first batch of a generation
+	staged      *memtable     // the batch being committed
+	frame       []byte        // the batch's frame, reused
+	activeSince time.Time     // when the active memtable got its first batch
+	broken      error         // a log that could not be cut back: no more writes
+	ckptEvery   time.Duration // Options.CheckpointEvery
+	ckptRunning bool          // a memtable was sent to the checkpointer and no outcome came back
+	ckptErr     error         // the last checkpoint's outcome
+	ckptFailed  time.Time     // when that outcome came
+	finishErr   error         // from the final checkpoint, for Close
 
 	ckptReq     chan *memtable // committer to checkpointer; closed by finish
 	ckptDone    chan error     // checkpointer to committer, one per request
@@ -123,9 +129,12 @@ func Open(dir string, opts *Options) (*Store, error) {
 // open opens the store in dir as Open does, but does not start the
 // committer.
 func open(dir string, opts *Options) (*Store, error) {
-	timeout := DefaultLockTimeout
+	timeout, every := DefaultLockTimeout, DefaultCheckpointEvery
 	if opts != nil && opts.LockTimeout > 0 {
 		timeout = opts.LockTimeout
+	}
+	if opts != nil && opts.CheckpointEvery > 0 {
+		every = opts.CheckpointEvery
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("boltstore: open: %w", err)
@@ -155,6 +164,7 @@ func open(dir string, opts *Options) (*Store, error) {
 		ckptDone:    make(chan error, 1),
 		ckptStopped: make(chan struct{}),
 		spares:      make(chan string, 1),
+		ckptEvery:   every,
 	}
 	if err := s.recover(); err != nil {
 		db.Close()

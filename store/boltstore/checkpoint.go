@@ -13,7 +13,7 @@ import (
 //
 // The log grows with every batch; a checkpoint writes what it holds to
 // bbolt so that its segments can go. The committer decides when: once the
-// active memtable is checkpointEvery old or holds checkpointBytes, it
+// active memtable is Options.CheckpointEvery old or holds checkpointBytes, it
 // freezes it, and the next batch starts a new segment. The checkpointer
 // goroutine writes the frozen memtable to bbolt in one transaction (its
 // keys in order, the version counter, and the generation now applied,
@@ -27,8 +27,11 @@ import (
 // error once it has, rather than let memory grow without bound. A failed
 // checkpoint is retried every checkpointRetry; its segments stay, so
 // nothing is lost if the process stops first.
+// DefaultCheckpointEvery is the longest logged writes wait for a
+// checkpoint when Options.CheckpointEvery is zero.
+const DefaultCheckpointEvery = time.Second
+
 const (
-	checkpointEvery = time.Second
 	checkpointBytes = 32 << 20
 	maxOverlayBytes = 4 * checkpointBytes
 	checkpointRetry = time.Second
@@ -138,7 +141,7 @@ func (s *Store) maybeCheckpoint(force bool) {
 	if active.len() == 0 {
 		return
 	}
-	if !force && active.bytes < checkpointBytes && time.Since(s.activeSince) < checkpointEvery {
+	if !force && active.bytes < checkpointBytes && time.Since(s.activeSince) < s.ckptEvery {
 		return
 	}
 	if s.seg != nil {

@@ -144,7 +144,7 @@ func (s *Store) start() {
 // bbolt (finish) and closes s.stopped.
 func (s *Store) commitLoop() {
 	defer close(s.stopped)
-	tick := time.NewTicker(checkpointEvery / 4)
+	tick := time.NewTicker(s.ckptEvery / 4)
 	defer tick.Stop()
 	batch := make([]*writeOp, 0, maxBatchOps)
 	for {

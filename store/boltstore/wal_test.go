@@ -37,6 +37,26 @@ func segments(t *testing.T, dir string) []walFile {
 	return segs
 }
 
+// TestCheckpointEveryOption: Options.CheckpointEvery sets the period;
+// zero leaves the default. (How soon a checkpoint then comes is timing,
+// which the crash test exercises, not this test.)
+func TestCheckpointEveryOption(t *testing.T) {
+	for _, tc := range []struct{ give, want time.Duration }{{0, DefaultCheckpointEvery}, {20 * time.Millisecond, 20 * time.Millisecond}} {
+		s, err := Open(t.TempDir(), &Options{CheckpointEvery: tc.give})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ckptEvery != tc.want {
+			t.Errorf("CheckpointEvery %v: got period %v; want %v", tc.give, s.ckptEvery, tc.want)
+		}
+		if _, err := s.Put(t.Context(), []byte("k"), []byte("v"), nil, store.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+		waitCheckpointed(t, s)
+		s.Close()
+	}
+}
+
 // TestCheckpoint checks that logged writes reach bbolt, version counter
 // and all, and that their segments then go.
 func TestCheckpoint(t *testing.T) {
@@ -86,7 +106,7 @@ func TestCheckpointFails(t *testing.T) {
 		if last, err = s.Put(ctx, []byte("k"), fmt.Appendf(nil, "v%d", i), nil, store.Cond{}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(checkpointEvery) // let checkpoints fail in between
+		time.Sleep(DefaultCheckpointEvery) // let checkpoints fail in between
 	}
 	if it, err := s.Get(ctx, []byte("k"), nil); err != nil || string(it.Value) != "v2" {
 		t.Errorf("Get: got %q, %v; want %q, nil", it.Value, err, "v2")
