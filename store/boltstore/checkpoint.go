@@ -9,6 +9,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// DefaultCheckpointEvery is the longest logged writes wait for a
+// checkpoint when Options.CheckpointEvery is zero.
+const DefaultCheckpointEvery = time.Second
+
 // Checkpoints.
 //
 // The log grows with every batch; a checkpoint writes what it holds to
@@ -27,10 +31,6 @@ import (
 // error once it has, rather than let memory grow without bound. A failed
 // checkpoint is retried every checkpointRetry; its segments stay, so
 // nothing is lost if the process stops first.
-// DefaultCheckpointEvery is the longest logged writes wait for a
-// checkpoint when Options.CheckpointEvery is zero.
-const DefaultCheckpointEvery = time.Second
-
 const (
 	checkpointBytes = 32 << 20
 	maxOverlayBytes = 4 * checkpointBytes
