@@ -101,6 +101,17 @@ func serve(t testing.TB, lim Limits, in string, step int) ([]seen, error) {
 	return nil, nil
 }
 
+// requestIn returns a ServerConn fed in, its first request head parsed.
+func requestIn(t testing.TB, in string) *ServerConn {
+	t.Helper()
+	c := &ServerConn{}
+	c.Feed([]byte(in))
+	if _, err := c.NextRequest(); err != nil {
+		t.Fatalf("NextRequest(%q): %v", in, err)
+	}
+	return c
+}
+
 // modes are the ways every table case is fed.
 var modes = []struct {
 	name string

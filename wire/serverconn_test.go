@@ -11,11 +11,7 @@ import (
 // AppendResponse encodes for it, with the given status, fields and body.
 func respond(t *testing.T, in string, status int, h *Header, body string) (string, *ServerConn) {
 	t.Helper()
-	c := &ServerConn{}
-	c.Feed([]byte(in))
-	if _, err := c.NextRequest(); err != nil {
-		t.Fatalf("NextRequest(%q): %v", in, err)
-	}
+	c := requestIn(t, in)
 	out, err := c.AppendResponse(nil, status, h, []byte(body))
 	if err != nil {
 		t.Fatalf("AppendResponse: %v", err)
@@ -84,11 +80,7 @@ func TestAppendResponse(t *testing.T) {
 // TestErrorResponse: after a refused request the connection may send one
 // response, which closes it, and parses nothing more.
 func TestErrorResponse(t *testing.T) {
-	c := &ServerConn{}
-	c.Feed([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n"))
-	if _, err := c.NextRequest(); err != nil {
-		t.Fatal(err)
-	}
+	c := requestIn(t, "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n")
 	if _, err := c.AppendResponse(nil, 200, nil, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +118,7 @@ func TestErrorResponseToHead(t *testing.T) {
 }
 
 func TestExpectContinue(t *testing.T) {
-	c := &ServerConn{}
-	c.Feed([]byte("PUT /k HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"))
-	if _, err := c.NextRequest(); err != nil {
-		t.Fatal(err)
-	}
+	c := requestIn(t, "PUT /k HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
 	if !c.NeedsContinue() {
 		t.Fatal("NeedsContinue: got false; want true")
 	}
@@ -158,11 +146,7 @@ func TestExpectContinue(t *testing.T) {
 // 100 Continue is owed (none may follow a final response), and the
 // connection closes after it, as the client may not send its body.
 func TestNoContinueAfterStreamHead(t *testing.T) {
-	c := &ServerConn{}
-	c.Feed([]byte("PUT /k HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"))
-	if _, err := c.NextRequest(); err != nil {
-		t.Fatal(err)
-	}
+	c := requestIn(t, "PUT /k HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
 	head, err := c.AppendStreamHead(nil, 200, nil)
 	if err != nil || !strings.Contains(string(head), "Connection: close\r\n") {
 		t.Fatalf("got %q, %v; want a head saying close", head, err)
@@ -290,11 +274,7 @@ func TestEmptyLineAfterRequest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &ServerConn{}
-			c.Feed([]byte(tc.in))
-			if _, err := c.NextRequest(); err != nil {
-				t.Fatal(err)
-			}
+			c := requestIn(t, tc.in)
 			c.ReadBody(make([]byte, 8))
 			if _, err := c.AppendResponse(nil, 200, nil, nil); err != nil {
 				t.Fatal(err)

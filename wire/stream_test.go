@@ -26,11 +26,7 @@ func TestStreamedResponse(t *testing.T) {
 	h.Add("Content-Type", "text/plain")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &ServerConn{}
-			c.Feed([]byte(tc.in))
-			if _, err := c.NextRequest(); err != nil {
-				t.Fatal(err)
-			}
+			c := requestIn(t, tc.in)
 			out, err := c.AppendStreamHead(nil, 200, &h)
 			if err != nil {
 				t.Fatal(err)
