@@ -80,7 +80,7 @@ if [[ " $modes " == *" idle "* ]] && (($(ulimit -n) < idle_conns + 256)); then
 fi
 
 tmp=$(mktemp -d)
-pid="" # the running server
+pid="" pname="" # the running server and its name
 cleanup() {
   stop_server || true
   rm -rf "$tmp"
@@ -96,9 +96,27 @@ stop_server() {
   pid=""
   kill -TERM "$p" 2>/dev/null || true
   for _ in $(seq 150); do alive "$p" || break; sleep 0.1; done
-  alive "$p" && { echo "run.sh: server $p did not stop in 15 s, killing it" >&2; kill -KILL "$p" 2>/dev/null || true; }
+  local stuck=""
+  if alive "$p"; then
+    # The Go servers print every goroutine's stack on SIGQUIT: the log
+    # then says what the shutdown waited for.
+    stuck=1
+    kill -QUIT "$p" 2>/dev/null || true
+    for _ in $(seq 20); do alive "$p" || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  fi
   wait "$p" 2>/dev/null || rc=$?
-  ((rc == 0)) || echo "run.sh: server exited with status $rc (log in $tmp)" >&2
+  if [[ -n $stuck || $rc != 0 ]]; then
+    # $tmp goes when the script ends; the log is kept beside it.
+    local kept
+    kept=$(mktemp "${TMPDIR:-/tmp}/run.sh-$pname-XXXXXX.log")
+    cp "$tmp/$pname.log" "$kept" 2>/dev/null || true
+    if [ -n "$stuck" ]; then
+      echo "run.sh: $pname (pid $p) did not stop in 15 s; its log, with its goroutines' stacks if it is a Go server: $kept" >&2
+    else
+      echo "run.sh: $pname (pid $p) exited with status $rc; its log: $kept" >&2
+    fi
+  fi
   return 0
 }
 
@@ -139,6 +157,7 @@ sync_probe() {
 # and addr, returns once the port answers.
 start_server() {
   local name=$1 port cmd
+  pname=$name
   port=$(free_port)
   addr=127.0.0.1:$port
   case $name in
