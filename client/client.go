@@ -151,6 +151,7 @@ func (c *Client) get(ctx context.Context, fresh bool) (*conn, bool, error) {
 		return nil, false, fmt.Errorf("client: %w", err)
 	}
 	cn := &conn{c: c, nc: nc}
+	cn.sock.Init(nc)
 	cn.wc.Limits = c.Limits
 	if cn.wc.Limits.MaxBodyBytes == 0 {
 		cn.wc.Limits.MaxBodyBytes = DefaultMaxBodyBytes

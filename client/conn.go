@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"kvhttp/internal/sockio"
 	"kvhttp/wire"
 )
 
@@ -17,6 +18,7 @@ import (
 type conn struct {
 	c        *Client
 	nc       net.Conn
+	sock     sockio.Conn // reads and writes nc
 	wc       wire.ClientConn
 	out      []byte
 	hdr      wire.Header    // the request's fields, and Host
@@ -84,7 +86,7 @@ func (cn *conn) encode(req *Request, mayWait bool) (waitContinue bool, err error
 
 // send writes the pending output.
 func (cn *conn) send(ctx context.Context) error {
-	_, err := cn.nc.Write(cn.out)
+	_, err := cn.sock.Write(cn.out)
 	cn.out = cn.out[:0]
 	if err != nil {
 		return cn.fail(ctx, "write", err)
@@ -252,7 +254,7 @@ func (cn *conn) fill(ctx context.Context) error {
 	if err := cn.armRead(ctx); err != nil {
 		return err
 	}
-	n, err := cn.nc.Read(cn.wc.Space(16 << 10))
+	n, err := cn.sock.Read(cn.wc.Space(16 << 10))
 	cn.wc.Received(n)
 	cn.received += n
 	if errors.Is(err, io.EOF) {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"kvhttp/internal/sockio"
 	"kvhttp/wire"
 )
 
@@ -31,6 +32,7 @@ const (
 type conn struct {
 	srv    *Server
 	nc     net.Conn
+	sock   sockio.Conn // reads and writes nc
 	wc     wire.ServerConn
 	out    []byte // responses not yet written
 	w      ResponseWriter
@@ -58,6 +60,7 @@ var errPark = errors.New("server: idle, to park")
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc}
+	c.sock.Init(nc)
 	c.wc.Limits = s.Limits
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.body.c = c
@@ -303,7 +306,7 @@ func (c *conn) fill() error {
 		c.idle.Store(true)
 		defer c.idle.Store(false)
 	}
-	n, err := c.nc.Read(c.wc.Space(readChunk))
+	n, err := c.sock.Read(c.wc.Space(readChunk))
 	c.wc.Received(n)
 	c.sinceRead = 0
 	switch {
@@ -344,7 +347,7 @@ func (c *conn) flush() error {
 		return nil
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(durationOr(c.srv.WriteTimeout, DefaultWriteTimeout)))
-	_, err := c.nc.Write(c.out)
+	_, err := c.sock.Write(c.out)
 	if cap(c.out) > maxKeptBuffer {
 		c.out = nil
 	}

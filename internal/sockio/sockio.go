@@ -1,0 +1,138 @@
+// Package sockio reads and writes a connection's socket with system calls
+// that do not go through the Go scheduler's blocking-call path, while still
+// waiting in Go's network poller, with the connection's deadlines, when
+// the socket is not ready.
+//
+// A socket in Go's poller is non-blocking: a read or write either moves
+// bytes at once or fails with EAGAIN, and then the poller waits. Go still
+// makes each such call as one that may block (syscall.Syscall): the
+// goroutine's processor is marked as in a system call, the runtime's
+// monitor thread is woken if it was asleep, and it hands the processor to
+// another thread if the call lasts over 20 us (on loopback, a write also
+// carries the receiver's side of TCP and can). A server answering small
+// requests pays that on every read and write; on a two-core VM the monitor
+// thread's wake-ups alone took 7-12% of the server's CPU (see
+// docs/PERFORMANCE.md). A call that cannot block needs none of it: gVisor's
+// netstack, for one, makes its non-blocking descriptor I/O the same way
+// (syscall.RawSyscall).
+//
+// Conn does so for TCP and Unix stream connections on Linux, through
+// syscall.RawConn (which holds the descriptor open during the call and
+// waits in the poller on EAGAIN), and falls back to the connection's own
+// Read and Write everywhere else.
+package sockio
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Conn reads and writes one connection. The zero value is not usable: call
+// Init. Like a net.Conn, it allows one Read and one Write at a time, which
+// may run concurrently with each other.
+type Conn struct {
+	nc net.Conn
+	rc syscall.RawConn // nil: nc's own Read and Write
+
+	// Read's and Write's state for their callbacks, which are made once
+	// in Init so that a call allocates nothing.
+	rbuf    []byte
+	rn      int
+	rerr    error
+	readFn  func(fd uintptr) bool
+	wbuf    []byte
+	wn      int
+	werr    error
+	writeFn func(fd uintptr) bool
+}
+
+// Init makes c read and write nc.
+func (c *Conn) Init(nc net.Conn) {
+	*c = Conn{nc: nc}
+	c.rc = rawConn(nc)
+	if c.rc != nil {
+		c.readFn = c.readOnce
+		c.writeFn = c.writeAll
+	}
+}
+
+// Read reads into p, as net.Conn's Read does: it waits until some bytes
+// arrive or the read deadline passes, and returns io.EOF once the peer has
+// closed its side.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.rc == nil || len(p) == 0 {
+		return c.nc.Read(p)
+	}
+	c.rbuf, c.rn, c.rerr = p, 0, nil
+	err := c.rc.Read(c.readFn)
+	n, rerr := c.rn, c.rerr
+	c.rbuf, c.rerr = nil, nil
+	if err != nil {
+		return 0, err // closed, or the deadline passed: from the poller
+	}
+	if rerr != nil {
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: rerr}
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes all of p, as net.Conn's Write does, waiting for room in
+// the socket's buffer until the write deadline passes.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.rc == nil || len(p) == 0 {
+		return c.nc.Write(p)
+	}
+	c.wbuf, c.wn, c.werr = p, 0, nil
+	err := c.rc.Write(c.writeFn)
+	n, werr := c.wn, c.werr
+	c.wbuf, c.werr = nil, nil
+	if err == nil && werr != nil {
+		err = &net.OpError{Op: "write", Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: werr}
+	}
+	return n, err
+}
+
+// readOnce is Read's callback: one read, or false to wait in the poller.
+func (c *Conn) readOnce(fd uintptr) bool {
+	for {
+		n, errno := rawRead(fd, c.rbuf)
+		switch errno {
+		case 0:
+			c.rn = n
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		c.rerr = os.NewSyscallError("read", errno)
+		return true
+	}
+}
+
+// writeAll is Write's callback: writes until all is written, or false to
+// wait in the poller for room.
+func (c *Conn) writeAll(fd uintptr) bool {
+	for c.wn < len(c.wbuf) {
+		n, errno := rawWrite(fd, c.wbuf[c.wn:])
+		switch {
+		case errno == syscall.EINTR:
+			continue
+		case errno == syscall.EAGAIN:
+			return false
+		case errno != 0:
+			c.werr = os.NewSyscallError("write", errno)
+			return true
+		case n == 0:
+			c.werr = io.ErrUnexpectedEOF
+			return true
+		}
+		c.wn += n
+	}
+	return true
+}
