@@ -47,9 +47,15 @@ type conn struct {
 	phase    wire.ConnState
 	phaseReq uint64
 	phaseEnd time.Time // when the phase's timeout passes
-	requests uint64
-	eof      bool
-	fd       int // the socket's descriptor while parked
+	// The deadlines set on nc. Between keep-alive requests they are
+	// renewed only once they are 1/8 of their timeout old (see slack):
+	// setting one costs a timer update in the runtime on every request.
+	readBy     time.Time
+	readByIdle bool // readBy was set for the idle phase, with slack
+	writeBy    time.Time
+	requests   uint64
+	eof        bool
+	fd         int // the socket's descriptor while parked
 
 	sinceRead int  // requests answered since the last read
 	bulk      bool // holds a turn (Server.bulk)
@@ -80,7 +86,7 @@ func (c *conn) serve() {
 // resume serves a parked connection whose client has sent again.
 func (c *conn) resume() {
 	c.idle.Store(false)
-	if c.nc.SetReadDeadline(c.phaseEnd) != nil {
+	if c.setReadDeadline(c.phaseEnd, false) != nil {
 		c.nc.Close()
 		c.end()
 		return
@@ -122,7 +128,7 @@ func (c *conn) loop() (parked bool) {
 				if c.park() {
 					return true
 				}
-				err = c.nc.SetReadDeadline(c.phaseEnd)
+				err = c.setReadDeadline(c.phaseEnd, false)
 			}
 			if err != nil {
 				// A 408 is a refusal like any other; the rest (the
@@ -298,8 +304,19 @@ func (c *conn) fill() error {
 		if phase == wire.StateIdle && c.srv.parker != nil && c.srv.parkAfter() < c.timeout(phase) {
 			deadline = now.Add(c.srv.parkAfter()) // then errPark
 		}
-		if err := c.nc.SetReadDeadline(deadline); err != nil {
-			return err
+		if phase != wire.StateIdle {
+			// A request's head and body get their timeouts exactly,
+			// from their first byte.
+			if err := c.setReadDeadline(deadline, false); err != nil {
+				return err
+			}
+		} else if !c.readByIdle || c.readBy.Before(deadline) {
+			// Idle: a deadline up to slack later than due is kept. A
+			// timeout before phaseEnd parks (see below), so the idle
+			// timeout itself is never cut short.
+			if err := c.setReadDeadline(deadline.Add(slack(deadline.Sub(now))), true); err != nil {
+				return err
+			}
 		}
 	}
 	if phase == wire.StateIdle {
@@ -329,6 +346,19 @@ func (c *conn) fill() error {
 	return nil
 }
 
+// setReadDeadline sets nc's read deadline to t; idle says it was set for
+// the idle phase, with slack.
+func (c *conn) setReadDeadline(t time.Time, idle bool) error {
+	c.readBy, c.readByIdle = t, idle
+	return c.nc.SetReadDeadline(t)
+}
+
+// slack is how much later than due a renewed deadline may pass: 1/8 of
+// its timeout. So a timeout of d passes between d and 9/8 d after the
+// last request, and a busy connection sets its deadline about 8 times per
+// timeout instead of once per request.
+func slack(d time.Duration) time.Duration { return d / 8 }
+
 func (c *conn) timeout(phase wire.ConnState) time.Duration {
 	s := c.srv
 	switch phase {
@@ -346,7 +376,11 @@ func (c *conn) flush() error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(durationOr(c.srv.WriteTimeout, DefaultWriteTimeout)))
+	timeout := durationOr(c.srv.WriteTimeout, DefaultWriteTimeout)
+	if due := time.Now().Add(timeout); c.writeBy.Before(due) {
+		c.writeBy = due.Add(slack(timeout))
+		c.nc.SetWriteDeadline(c.writeBy)
+	}
 	_, err := c.sock.Write(c.out)
 	if cap(c.out) > maxKeptBuffer {
 		c.out = nil

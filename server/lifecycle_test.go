@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -40,6 +41,28 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	if strings.Contains(got, "408") {
 		t.Errorf("got %q; an idle connection is closed without a response", got)
+	}
+}
+
+// TestIdleTimeoutRenewed: the idle deadline, kept between requests while
+// it is less than 1/8 of its timeout old, is renewed in time: requests
+// spaced well within the idle timeout keep the connection open for many
+// timeouts, and the timeout still ends it once the client stops.
+func TestIdleTimeoutRenewed(t *testing.T) {
+	_, addr, _ := start(t, echo, func(s *Server) { s.IdleTimeout = 200 * time.Millisecond })
+	c := dial(t, addr)
+	for i := range 12 { // 12 x 50 ms: three idle timeouts
+		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			t.Fatalf("request %d: write: %v", i, err)
+		}
+		if got, closed := readFor(c, 30*time.Millisecond); !strings.HasPrefix(got, "HTTP/1.1 200 ") || closed {
+			t.Fatalf("request %d: got %q (closed %v); want 200, open", i, got, closed)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Errorf("after the client stopped: got %d, %v; want the server to close (EOF)", n, err)
 	}
 }
 
