@@ -40,10 +40,11 @@ type Server struct {
 	// ReadTimeout bounds the time to receive a request body.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds each write of responses to a client that does
-	// not read them.
+	// not read them. It may pass up to 1/8 late: the deadline is renewed
+	// only once it is that old, not before every write.
 	WriteTimeout time.Duration
 	// IdleTimeout bounds the wait for the next request on a persistent
-	// connection.
+	// connection. Like WriteTimeout, it may pass up to 1/8 late.
 	IdleTimeout time.Duration
 	// MaxConns caps concurrent connections; a connection past the cap gets
 	// a 503 and is closed at once.
