@@ -101,6 +101,16 @@ stop_server() {
     # The Go servers print every goroutine's stack on SIGQUIT: the log
     # then says what the shutdown waited for.
     stuck=1
+    # What the kernel has it doing (a process past its main may sit in
+    # the kernel, where SIGQUIT cannot reach it): its state and each
+    # thread's kernel stack (root only), into its log.
+    {
+      echo "run.sh: did not stop in 15 s: $(grep '^State:' "/proc/$p/status" 2>/dev/null)"
+      for task in /proc/"$p"/task/*; do
+        echo "thread ${task##*/}: $(cat "$task/comm" 2>/dev/null) wchan=$(cat "$task/wchan" 2>/dev/null) $(grep '^State:' "$task/status" 2>/dev/null)"
+        cat "$task/stack" 2>/dev/null
+      done
+    } >>"$tmp/$pname.log"
     kill -QUIT "$p" 2>/dev/null || true
     for _ in $(seq 20); do alive "$p" || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
