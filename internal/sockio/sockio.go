@@ -73,7 +73,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, err // closed, or the deadline passed: from the poller
 	}
 	if rerr != nil {
-		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: rerr}
+		return 0, &net.OpError{Op: "read", Net: c.nc.LocalAddr().Network(), Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: rerr}
 	}
 	if n == 0 {
 		return 0, io.EOF
@@ -92,7 +92,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	n, werr := c.wn, c.werr
 	c.wbuf, c.werr = nil, nil
 	if err == nil && werr != nil {
-		err = &net.OpError{Op: "write", Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: werr}
+		err = &net.OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: werr}
 	}
 	return n, err
 }
