@@ -57,27 +57,48 @@ func (c *countingConn) SyscallConn() (syscall.RawConn, error) {
 	return c.Conn.(*net.TCPConn).SyscallConn()
 }
 
-// start serves h on a loopback port; configure may adjust the server first.
-func start(t *testing.T, h Handler, configure func(*Server)) (*Server, string, *countingListener) {
+// start serves h on a loopback port; configure may adjust the server
+// first. The server gets the listener's own *net.TCPConn connections, so
+// it reads and writes them the way it does in production (sockio's raw
+// calls on Linux).
+func start(t *testing.T, h Handler, configure func(*Server)) (*Server, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveOn(t, l, h, configure), l.Addr().String()
+}
+
+// startCounting is start with connections that count the server's
+// writes: they are not *net.TCPConn, so the server reads and writes them
+// through their own methods.
+func startCounting(t *testing.T, h Handler, configure func(*Server)) (*Server, string, *countingListener) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cl := &countingListener{Listener: l}
+	return serveOn(t, cl, h, configure), l.Addr().String(), cl
+}
+
+// serveOn serves h on l until the test ends.
+func serveOn(t *testing.T, l net.Listener, h Handler, configure func(*Server)) *Server {
+	t.Helper()
 	s := &Server{Handler: h, Logger: slog.New(slog.DiscardHandler)}
 	if configure != nil {
 		configure(s)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(cl) }()
+	go func() { done <- s.Serve(l) }()
 	t.Cleanup(func() {
 		s.Close()
 		if err := <-done; !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve: got %v; want %v", err, ErrServerClosed)
 		}
 	})
-	return s, l.Addr().String(), cl
+	return s
 }
 
 func dial(t *testing.T, addr string) net.Conn {

@@ -11,7 +11,7 @@ import (
 )
 
 func TestReadHeaderTimeout(t *testing.T) {
-	_, addr, _ := start(t, echo, func(s *Server) { s.ReadHeaderTimeout = 200 * time.Millisecond })
+	_, addr := start(t, echo, func(s *Server) { s.ReadHeaderTimeout = 200 * time.Millisecond })
 	c := dial(t, addr)
 	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n"))
 	// Trickle bytes: each one must not extend the deadline.
@@ -26,7 +26,7 @@ func TestReadHeaderTimeout(t *testing.T) {
 }
 
 func TestReadTimeoutForBody(t *testing.T) {
-	_, addr, _ := start(t, echo, func(s *Server) { s.ReadTimeout = 200 * time.Millisecond })
+	_, addr := start(t, echo, func(s *Server) { s.ReadTimeout = 200 * time.Millisecond })
 	got, closed := exchange(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nslow", 2*time.Second)
 	if !strings.HasPrefix(got, "HTTP/1.1 408 ") || !closed {
 		t.Errorf("got %q (closed %v); want 408, closed", got, closed)
@@ -34,7 +34,7 @@ func TestReadTimeoutForBody(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	_, addr, _ := start(t, echo, func(s *Server) { s.IdleTimeout = 200 * time.Millisecond })
+	_, addr := start(t, echo, func(s *Server) { s.IdleTimeout = 200 * time.Millisecond })
 	got, closed := exchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 2*time.Second)
 	if !strings.HasSuffix(got, "GET / ") || !closed {
 		t.Errorf("got %q (closed %v); want a response, then a quiet close", got, closed)
@@ -49,7 +49,7 @@ func TestIdleTimeout(t *testing.T) {
 // spaced well within the idle timeout keep the connection open for many
 // timeouts, and the timeout still ends it once the client stops.
 func TestIdleTimeoutRenewed(t *testing.T) {
-	_, addr, _ := start(t, echo, func(s *Server) { s.IdleTimeout = 200 * time.Millisecond })
+	_, addr := start(t, echo, func(s *Server) { s.IdleTimeout = 200 * time.Millisecond })
 	c := dial(t, addr)
 	for i := range 12 { // 12 x 50 ms: three idle timeouts
 		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
@@ -70,7 +70,7 @@ func TestIdleTimeoutRenewed(t *testing.T) {
 // rather than holding the connection's goroutine.
 func TestWriteTimeout(t *testing.T) {
 	big := HandlerFunc(func(w *ResponseWriter, r *Request) { w.Write(make([]byte, 1<<20)) })
-	s, addr, _ := start(t, big, func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
+	s, addr := start(t, big, func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
 	c := dial(t, addr)
 	c.Write([]byte(strings.Repeat("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 64)))
 	deadline := time.Now().Add(5 * time.Second)
@@ -89,7 +89,7 @@ func TestWriteTimeout(t *testing.T) {
 // TestMaxConns: past the cap, connections get 503 at once while the
 // existing ones keep being served.
 func TestMaxConns(t *testing.T) {
-	_, addr, _ := start(t, echo, func(s *Server) { s.MaxConns = 2 })
+	_, addr := start(t, echo, func(s *Server) { s.MaxConns = 2 })
 	a, b := dial(t, addr), dial(t, addr)
 	for _, c := range []net.Conn{a, b} {
 		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
@@ -118,7 +118,7 @@ func TestShutdown(t *testing.T) {
 		}
 		w.WriteString("done")
 	})
-	s, addr, _ := start(t, slow, nil)
+	s, addr := start(t, slow, nil)
 	idle := dial(t, addr)
 	idle.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	readFor(idle, quiet)
@@ -156,7 +156,7 @@ func TestShutdownDeadline(t *testing.T) {
 		close(entered)
 		<-release
 	})
-	s, addr, _ := start(t, stuck, nil)
+	s, addr := start(t, stuck, nil)
 	dial(t, addr).Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -191,7 +191,7 @@ func TestCloseCancelsRequests(t *testing.T) {
 		close(entered)
 		<-r.Context().Done()
 	})
-	s, addr, _ := start(t, waits, nil)
+	s, addr := start(t, waits, nil)
 	dial(t, addr).Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	<-entered
 	s.Close()

@@ -12,7 +12,7 @@ import (
 // parking starts a server whose idle connections park after 20 ms.
 func parking(t *testing.T, idle time.Duration) (*Server, string) {
 	t.Helper()
-	s, addr, _ := start(t, echo, func(s *Server) {
+	s, addr := start(t, echo, func(s *Server) {
 		s.parkAfterIdle = 20 * time.Millisecond
 		s.IdleTimeout = idle
 	})

@@ -13,7 +13,7 @@ const quiet = 300 * time.Millisecond
 // refusal's status: the handler's own answer if it gave that status, the
 // server's if it answered anything else.
 func TestRefusedBodyAnswer(t *testing.T) {
-	_, addr, _ := start(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+	_, addr := start(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
 		if _, err := io.ReadAll(r.Body); err != nil && string(r.Path) == "/own" {
 			w.WriteHeader(413)
 			w.WriteString("mine")
@@ -34,7 +34,7 @@ func TestRefusedBodyAnswer(t *testing.T) {
 }
 
 func TestExchanges(t *testing.T) {
-	_, addr, _ := start(t, echo, nil)
+	_, addr := start(t, echo, nil)
 	tests := []struct {
 		name, raw, want string
 		closed          bool
@@ -70,7 +70,7 @@ func TestExchanges(t *testing.T) {
 // TestPipelining: requests sent together are answered in order, in one
 // write.
 func TestPipelining(t *testing.T) {
-	_, addr, cl := start(t, echo, nil)
+	_, addr, cl := startCounting(t, echo, nil)
 	var raw, want strings.Builder
 	for i := range 20 {
 		path := "/" + strings.Repeat("p", i)
@@ -91,7 +91,7 @@ func TestPipelining(t *testing.T) {
 }
 
 func TestKeepAlive(t *testing.T) {
-	_, addr, _ := start(t, echo, nil)
+	_, addr := start(t, echo, nil)
 	c := dial(t, addr)
 	for i := range 3 {
 		c.Write([]byte("GET /again HTTP/1.1\r\nHost: x\r\n\r\n"))
@@ -103,7 +103,7 @@ func TestKeepAlive(t *testing.T) {
 }
 
 func TestExpectContinue(t *testing.T) {
-	_, addr, _ := start(t, echo, nil)
+	_, addr := start(t, echo, nil)
 	c := dial(t, addr)
 	c.Write([]byte("PUT /k HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"))
 	got, _ := readFor(c, quiet)
@@ -121,7 +121,7 @@ func TestExpectContinue(t *testing.T) {
 // body sends its final status at once, without 100, and closes.
 func TestExpectContinueRefused(t *testing.T) {
 	notFound := HandlerFunc(func(w *ResponseWriter, r *Request) { w.WriteHeader(404) })
-	_, addr, _ := start(t, notFound, nil)
+	_, addr := start(t, notFound, nil)
 	got, closed := exchange(t, addr, "POST /test HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n", quiet)
 	want := "HTTP/1.1 404 Not Found\r\nDate: *\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 	if undate(got) != want || !closed {
@@ -133,7 +133,7 @@ func TestExpectContinueRefused(t *testing.T) {
 // request still parses.
 func TestUnreadBody(t *testing.T) {
 	ignore := HandlerFunc(func(w *ResponseWriter, r *Request) { w.WriteString(string(r.Path)) })
-	_, addr, _ := start(t, ignore, nil)
+	_, addr := start(t, ignore, nil)
 	got, closed := exchange(t, addr, "POST /one HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n1234"+
 		"GET /two HTTP/1.1\r\nHost: x\r\n\r\n", quiet)
 	if strings.Count(got, "HTTP/1.1 200") != 2 || !strings.HasSuffix(got, "/two") || strings.Contains(got, "smuggled") || closed {
@@ -145,7 +145,7 @@ func TestUnreadBody(t *testing.T) {
 // body does not let a malformed body through: the client gets 400.
 func TestIgnoredBodyIsChecked(t *testing.T) {
 	notFound := HandlerFunc(func(w *ResponseWriter, r *Request) { w.WriteHeader(404) })
-	_, addr, _ := start(t, notFound, nil)
+	_, addr := start(t, notFound, nil)
 	got, closed := exchange(t, addr, "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 ;x\r\nhello\r\n0\r\n\r\n", quiet)
 	if !strings.HasPrefix(got, "HTTP/1.1 400 ") || !closed {
 		t.Errorf("got %q (closed %v); want 400, closed", got, closed)
@@ -155,7 +155,7 @@ func TestIgnoredBodyIsChecked(t *testing.T) {
 // TestAnswersBeforeWaiting: responses ready go out before the server waits
 // for the rest of a later request.
 func TestAnswersBeforeWaiting(t *testing.T) {
-	_, addr, _ := start(t, echo, nil)
+	_, addr := start(t, echo, nil)
 	got, closed := exchange(t, addr, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"+
 		"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nBB", quiet)
 	if strings.Count(got, "HTTP/1.1 200") != 1 || !strings.HasSuffix(got, "POST /a A") || closed {
@@ -166,7 +166,7 @@ func TestAnswersBeforeWaiting(t *testing.T) {
 // TestMalformed: refused requests get their 4xx, the connection closes, and
 // what followed is never answered.
 func TestMalformed(t *testing.T) {
-	_, addr, _ := start(t, echo, nil)
+	_, addr := start(t, echo, nil)
 	next := "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 	tests := []struct{ name, raw, status string }{
 		{"no host", "GET / HTTP/1.1\r\n\r\n", "400"},
@@ -197,7 +197,7 @@ func TestMalformed(t *testing.T) {
 
 func TestPanicAnswers500(t *testing.T) {
 	boom := HandlerFunc(func(w *ResponseWriter, r *Request) { panic("boom") })
-	_, addr, _ := start(t, boom, nil)
+	_, addr := start(t, boom, nil)
 	got, closed := exchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", quiet)
 	if !strings.HasPrefix(got, "HTTP/1.1 500 ") || !closed {
 		t.Errorf("got %q (closed %v); want 500, closed", got, closed)
@@ -211,7 +211,7 @@ func TestRefusedBodyWins(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(201)
 	})
-	_, addr, _ := start(t, ok, nil)
+	_, addr := start(t, ok, nil)
 	got, closed := exchange(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", quiet)
 	if !strings.HasPrefix(got, "HTTP/1.1 400 ") || !closed {
 		t.Errorf("got %q (closed %v); want 400, closed", got, closed)

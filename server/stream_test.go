@@ -42,7 +42,7 @@ var streamer = HandlerFunc(func(w *ResponseWriter, r *Request) {
 })
 
 func TestStreaming(t *testing.T) {
-	_, addr, cl := start(t, streamer, nil)
+	_, addr, cl := startCounting(t, streamer, nil)
 	tests := []struct {
 		name, raw, want string
 		closed          bool
@@ -80,7 +80,7 @@ func TestStreaming(t *testing.T) {
 // TestStreamAfterPipelined: a streamed response follows the responses
 // pipelined before it, in order.
 func TestStreamAfterPipelined(t *testing.T) {
-	_, addr, _ := start(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+	_, addr := start(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
 		w.WriteString(string(r.Path))
 		if string(r.Path) == "/stream" {
 			w.Flush()
@@ -151,7 +151,7 @@ func TestFailedFlushCloses(t *testing.T) {
 // the connection, so an aborted one ends with a reset, not an orderly
 // close that would make it look complete.
 func TestAbortResetsHTTP10(t *testing.T) {
-	_, addr, _ := start(t, streamer, nil)
+	_, addr := start(t, streamer, nil)
 	for _, path := range []string{"/abort", "/panic"} {
 		t.Run(path, func(t *testing.T) {
 			c := dial(t, addr)
@@ -171,7 +171,7 @@ func TestAbortResetsHTTP10(t *testing.T) {
 // reads a body whose client waits for 100 Continue sends no 100 inside
 // its response; the client sends the body once its wait is over.
 func TestNoContinueInsideStream(t *testing.T) {
-	_, addr, _ := start(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
+	_, addr := start(t, HandlerFunc(func(w *ResponseWriter, r *Request) {
 		w.WriteString("progress")
 		w.Flush()
 		body, _ := io.ReadAll(r.Body)

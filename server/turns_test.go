@@ -11,7 +11,7 @@ import (
 // take turns, one at a time here; each gets every answer, in order, and
 // every turn is given back.
 func TestBulkTurns(t *testing.T) {
-	s, addr, _ := start(t, echo, nil)
+	s, addr := start(t, echo, nil)
 	s.init()
 	s.bulk = make(chan struct{}, 1) // before any connection
 	const n = 5 * bulkAfter

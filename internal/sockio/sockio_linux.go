@@ -7,13 +7,18 @@ import (
 )
 
 // rawConn returns nc's descriptor access if nc is a stream socket in Go's
-// poller (so non-blocking), else nil.
+// poller (so non-blocking: net's sockets always are, and the raw calls
+// rely on it, since they hold their processor while in the kernel), else
+// nil.
 func rawConn(nc net.Conn) syscall.RawConn {
 	var sc syscall.Conn
 	switch t := nc.(type) {
 	case *net.TCPConn:
 		sc = t
 	case *net.UnixConn:
+		if t.LocalAddr().Network() != "unix" {
+			return nil // datagrams: a read of an empty one is not EOF
+		}
 		sc = t
 	default:
 		return nil
@@ -28,11 +33,28 @@ func rawConn(nc net.Conn) syscall.RawConn {
 // rawRead and rawWrite are read(2) and write(2) on a non-blocking
 // descriptor, which return at once: no need to tell the scheduler.
 func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
+	if raceEnabled {
+		n, err := syscall.Read(int(fd), p)
+		return n, errnoOf(err)
+	}
 	r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	return int(r), e
 }
 
 func rawWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+	if raceEnabled {
+		n, err := syscall.Write(int(fd), p)
+		return n, errnoOf(err)
+	}
 	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	return int(r), e
+}
+
+// errnoOf returns err, which package syscall's calls return as an Errno
+// or nil, as an Errno.
+func errnoOf(err error) syscall.Errno {
+	if e, ok := err.(syscall.Errno); ok {
+		return e
+	}
+	return 0
 }

@@ -251,3 +251,24 @@ func BenchmarkWriteRead(b *testing.B) {
 		})
 	}
 }
+
+// TestHappensBefore: what a goroutine did before a write is visible after
+// the read of its bytes, and the race detector (go test -race) must agree,
+// as it does for net.Conn: under it, Conn makes package syscall's calls.
+func TestHappensBefore(t *testing.T) {
+	a, b := pair(t, "tcp")
+	var sa, sb sockio.Conn
+	sa.Init(a)
+	sb.Init(b)
+	shared := 0
+	go func() {
+		shared = 42
+		sa.Write([]byte("x"))
+	}()
+	if _, err := sb.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if shared != 42 {
+		t.Fatalf("got %d after the read; want 42", shared)
+	}
+}
