@@ -1,6 +1,7 @@
 package sockio
 
 import (
+	"errors"
 	"net"
 	"syscall"
 	"unsafe"
@@ -53,8 +54,6 @@ func rawWrite(fd uintptr, p []byte) (int, syscall.Errno) {
 // errnoOf returns err, which package syscall's calls return as an Errno
 // or nil, as an Errno.
 func errnoOf(err error) syscall.Errno {
-	if e, ok := err.(syscall.Errno); ok {
-		return e
-	}
-	return 0
+	e, _ := errors.AsType[syscall.Errno](err)
+	return e
 }
