@@ -33,27 +33,21 @@ func rawConn(nc net.Conn) syscall.RawConn {
 
 // rawRead and rawWrite are read(2) and write(2) on a non-blocking
 // descriptor, which return at once: no need to tell the scheduler.
-func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
-	if raceEnabled {
-		n, err := syscall.Read(int(fd), p)
-		return n, errnoOf(err)
-	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	return int(r), e
-}
+func rawRead(fd uintptr, p []byte) (int, syscall.Errno)  { return rawIO(syscall.SYS_READ, fd, p) }
+func rawWrite(fd uintptr, p []byte) (int, syscall.Errno) { return rawIO(syscall.SYS_WRITE, fd, p) }
 
-func rawWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
 	if raceEnabled {
-		n, err := syscall.Write(int(fd), p)
-		return n, errnoOf(err)
+		var n int
+		var err error
+		if trap == syscall.SYS_READ {
+			n, err = syscall.Read(int(fd), p)
+		} else {
+			n, err = syscall.Write(int(fd), p)
+		}
+		e, _ := errors.AsType[syscall.Errno](err) // syscall's are Errno or nil
+		return n, e
 	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	r, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	return int(r), e
-}
-
-// errnoOf returns err, which package syscall's calls return as an Errno
-// or nil, as an Errno.
-func errnoOf(err error) syscall.Errno {
-	e, _ := errors.AsType[syscall.Errno](err)
-	return e
 }
