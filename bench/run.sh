@@ -88,7 +88,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+# alive PID: the process exists and is not a zombie. One read of its
+# status: a process reaped between two reads (bash reaps its children
+# whenever they end) must not look alive because the second found no file.
+alive() {
+  local state
+  state=$(grep -m1 '^State:' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ $state != *Z* ]]
+}
 
 stop_server() {
   [ -n "$pid" ] || return 0
@@ -104,11 +111,13 @@ stop_server() {
     # What the kernel has it doing (a process past its main may sit in
     # the kernel, where SIGQUIT cannot reach it): its state and each
     # thread's kernel stack (root only), into its log.
+    # (Each read may fail if it ends meanwhile: none may end the script.)
     {
-      echo "run.sh: did not stop in 15 s: $(grep '^State:' "/proc/$p/status" 2>/dev/null)"
+      echo "run.sh: did not stop in 15 s: $(grep '^State:' "/proc/$p/status" 2>/dev/null || true)"
       for task in /proc/"$p"/task/*; do
-        echo "thread ${task##*/}: $(cat "$task/comm" 2>/dev/null) wchan=$(cat "$task/wchan" 2>/dev/null) $(grep '^State:' "$task/status" 2>/dev/null)"
-        cat "$task/stack" 2>/dev/null
+        [ -e "$task" ] || continue
+        echo "thread ${task##*/}: $(cat "$task/comm" 2>/dev/null || true) wchan=$(cat "$task/wchan" 2>/dev/null || true) $(grep '^State:' "$task/status" 2>/dev/null || true)"
+        cat "$task/stack" 2>/dev/null || true
       done
     } >>"$tmp/$pname.log"
     kill -QUIT "$p" 2>/dev/null || true
