@@ -74,7 +74,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, err // closed, or the deadline passed: from the poller
 	}
 	if rerr != nil {
-		return 0, &net.OpError{Op: "read", Net: c.nc.LocalAddr().Network(), Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: rerr}
+		return 0, c.opError("read", rerr)
 	}
 	if n == 0 {
 		return 0, io.EOF
@@ -93,9 +93,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 	n, werr := c.wn, c.werr
 	c.wbuf, c.werr = nil, nil
 	if err == nil && werr != nil {
-		err = &net.OpError{Op: "write", Net: c.nc.LocalAddr().Network(), Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: werr}
+		err = c.opError("write", werr)
 	}
 	return n, err
+}
+
+// opError wraps a failed call's error as net.Conn's methods do.
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.nc.LocalAddr().Network(), Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: err}
 }
 
 // readOnce is Read's callback: one read, or false to wait in the poller.

@@ -199,20 +199,24 @@ func TestAllocs(t *testing.T) {
 	sb.Init(b)
 	msg := []byte("GET /kv/a HTTP/1.1\r\nHost: x\r\n\r\n")
 	buf := make([]byte, 4096)
-	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := sa.Write(msg); err != nil {
-			t.Fatal(err)
-		}
-		for n := 0; n < len(msg); {
-			k, err := sb.Read(buf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n += k
-		}
-	})
+	allocs := testing.AllocsPerRun(100, func() { sendRecv(t, &sa, &sb, msg, buf) })
 	if allocs != 0 {
 		t.Fatalf("got %v allocations per write and read; want 0", allocs)
+	}
+}
+
+// sendRecv writes msg to w and reads its bytes from r into buf.
+func sendRecv(tb testing.TB, w io.Writer, r io.Reader, msg, buf []byte) {
+	tb.Helper()
+	if _, err := w.Write(msg); err != nil {
+		tb.Fatal(err)
+	}
+	for n := 0; n < len(msg); {
+		k, err := r.Read(buf)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		n += k
 	}
 }
 
@@ -239,14 +243,7 @@ func BenchmarkWriteRead(b *testing.B) {
 			buf := make([]byte, 4096)
 			b.ReportAllocs()
 			for b.Loop() {
-				w.Write(msg)
-				for n := 0; n < len(msg); {
-					k, err := r.Read(buf)
-					if err != nil {
-						b.Fatal(err)
-					}
-					n += k
-				}
+				sendRecv(b, w, r, msg, buf)
 			}
 		})
 	}
