@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -147,6 +148,7 @@ func (s *Store) commitLoop() {
 	tick := time.NewTicker(s.ckptEvery / 4)
 	defer tick.Stop()
 	batch := make([]*writeOp, 0, maxBatchOps)
+	last := 0 // the size of the last batch
 	for {
 		var op *writeOp
 		select {
@@ -160,25 +162,47 @@ func (s *Store) commitLoop() {
 			s.maybeCheckpoint(false)
 			continue
 		}
-		batch = append(batch[:0], op)
-		size := op.size()
-	fill:
-		for len(batch) < maxBatchOps && size < maxBatchBytes {
-			select {
-			case op, ok := <-s.queue:
-				if !ok {
-					break fill // commit this batch; the next receive returns
-				}
-				batch = append(batch, op)
-				size += op.size()
-			default:
-				break fill
-			}
+		batch = s.fill(append(batch[:0], op))
+		// Under load, a batch much smaller than the last one means its
+		// writers are still on their way: those the last commit woke, and
+		// those whose requests are being read. Letting them run first
+		// (once) lets them share this sync instead of waiting for the
+		// next. With nothing else to run, Gosched returns at once, so a
+		// lone writer does not wait; with much to run, the scheduler's
+		// fairness bounds the wait. Measured: about a quarter more writes
+		// per sync and a few per cent more durable writes a second
+		// (docs/PERFORMANCE.md).
+		if len(batch) < last/2 {
+			runtime.Gosched()
+			batch = s.fill(batch)
 		}
+		last = len(batch)
 		s.commit(batch)
 		clear(batch) // keep no op alive: its writer may reuse it
 		s.maybeCheckpoint(false)
 	}
+}
+
+// fill adds to batch what waits in the queue, without waiting, until the
+// batch holds maxBatchOps operations or maxBatchBytes of them.
+func (s *Store) fill(batch []*writeOp) []*writeOp {
+	size := 0
+	for _, op := range batch {
+		size += op.size()
+	}
+	for len(batch) < maxBatchOps && size < maxBatchBytes {
+		select {
+		case op, ok := <-s.queue:
+			if !ok {
+				return batch // commit this batch; the next receive sees the close
+			}
+			batch = append(batch, op)
+			size += op.size()
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit applies batch in order, logs its outcome, and wakes every
