@@ -25,10 +25,10 @@ import (
 // as soon as the previous sync returns, so a lone writer waits for one
 // sync, and under load a writer waits for the sync in progress and then
 // its own. (Under load the committer may first let other goroutines run
-// once, so that writers on their way join the batch; see commitLoop.) (bbolt's DB.Batch, by contrast, waits up to MaxBatchDelay,
-// 10 ms by default, for a batch to fill, and then pays bbolt's two
-// fsyncs.) The checkpointer writes the log's batches to bbolt later
-// (checkpoint.go).
+// once, so that writers on their way join the batch; see commitLoop.)
+// bbolt's DB.Batch, by contrast, waits up to MaxBatchDelay, 10 ms by
+// default, for a batch to fill, and then pays bbolt's two fsyncs. The
+// checkpointer writes the log's batches to bbolt later (checkpoint.go).
 //
 // Each operation checks its condition against the state the operations
 // queued before it left (staging, then overlay, then bbolt), so per-key
