@@ -47,7 +47,7 @@ finish, then the store is closed.`,
 	f := cmd.Flags()
 	f.String("store", "bolt", "storage backend: bolt (embedded, in --data) or redis")
 	f.String("data", "./data", "data folder (created if missing)")
-	f.Duration("checkpoint-every", boltstore.DefaultCheckpointEvery, "longest that logged writes wait to be moved into the data file (--store bolt)")
+	f.Duration("checkpoint-every", boltstore.DefaultCheckpointEvery, "longest that logged writes wait to be moved into the data file; sooner at 64 MiB of log or 4 MiB of writes (--store bolt)")
 	f.String("redis-addrs", redisstore.DefaultAddr, "Redis server, or comma-separated cluster nodes (--store redis)")
 	f.Int("redis-wait-replicas", 0, "acknowledge a write once this many replicas have it (Redis WAIT; --store redis)")
 	f.Int64("max-body", wire.DefaultMaxBodyBytes, "largest request body in bytes, such as an import (413 beyond)")

@@ -53,8 +53,10 @@ type Options struct {
 	LockTimeout time.Duration
 	// CheckpointEvery is how long logged writes wait, at most, before a
 	// checkpoint moves them into the data file; zero or less means
-	// DefaultCheckpointEvery. Shorter keeps the log and the recovery
-	// after a crash short, at the cost of more bbolt commits.
+	// DefaultCheckpointEvery. Under load a checkpoint also starts
+	// whenever the log holds 64 MiB or the writes it holds 32 MiB, which
+	// bounds the replay after a crash; shorter keeps the data file closer
+	// to the log, at the cost of more bbolt commits.
 	CheckpointEvery time.Duration
 }
 
@@ -89,17 +91,18 @@ type Store struct {
 	dir   string
 
 	// Owned by the committer (commitLoop and what it calls).
-	seq         uint64        // the version counter: the last version issued
-	seg         *segment      // the segment being appended to; nil before the first batch of a generation
-	staged      *memtable     // the batch being committed
-	frame       []byte        // the batch's frame, reused
-	activeSince time.Time     // when the active memtable got its first batch
-	broken      error         // a log that could not be cut back: no more writes
-	ckptEvery   time.Duration // Options.CheckpointEvery
-	ckptRunning bool          // a memtable was sent to the checkpointer and no outcome came back
-	ckptErr     error         // the last checkpoint's outcome
-	ckptFailed  time.Time     // when that outcome came
-	finishErr   error         // from the final checkpoint, for Close
+	seq          uint64        // the version counter: the last version issued
+	seg          *segment      // the segment being appended to; nil before the first batch of a generation
+	staged       *memtable     // the batch being committed
+	frame        []byte        // the batch's frame, reused
+	activeSince  time.Time     // when the active memtable got its first batch
+	broken       error         // a log that could not be cut back: no more writes
+	ckptEvery    time.Duration // Options.CheckpointEvery
+	ckptLogBytes int64         // checkpointLogBytes, which tests lower
+	ckptRunning  bool          // a memtable was sent to the checkpointer and no outcome came back
+	ckptErr      error         // the last checkpoint's outcome
+	ckptFailed   time.Time     // when that outcome came
+	finishErr    error         // from the final checkpoint, for Close
 
 	ckptReq     chan *memtable // committer to checkpointer; closed by finish
 	ckptDone    chan error     // checkpointer to committer, one per request
@@ -151,20 +154,21 @@ func open(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	s := &Store{
-		db:          db,
-		path:        path,
-		dir:         dir,
-		queue:       make(chan *writeOp, queueLen),
-		stopped:     make(chan struct{}),
-		commitTx:    db.Update,
-		logSync:     fdatasync,
-		snaps:       newSnapshots(),
-		staged:      newMemtable(0),
-		ckptReq:     make(chan *memtable, 1),
-		ckptDone:    make(chan error, 1),
-		ckptStopped: make(chan struct{}),
-		spares:      make(chan string, 1),
-		ckptEvery:   every,
+		db:           db,
+		path:         path,
+		dir:          dir,
+		queue:        make(chan *writeOp, queueLen),
+		stopped:      make(chan struct{}),
+		commitTx:     db.Update,
+		logSync:      fdatasync,
+		snaps:        newSnapshots(),
+		staged:       newMemtable(0),
+		ckptReq:      make(chan *memtable, 1),
+		ckptDone:     make(chan error, 1),
+		ckptStopped:  make(chan struct{}),
+		spares:       make(chan string, 1),
+		ckptEvery:    every,
+		ckptLogBytes: checkpointLogBytes,
 	}
 	if err := s.recover(); err != nil {
 		db.Close()

@@ -27,6 +27,23 @@ func waitCheckpointed(t *testing.T, s *Store) {
 	}
 }
 
+// testCheckpointEvery is the checkpoint period of the tests that wait for
+// checkpoints: short enough to wait for, long enough that none comes
+// between two steps of a test.
+const testCheckpointEvery = time.Second
+
+// openCheckpointing opens the store in dir with testCheckpointEvery and
+// closes it when the test ends.
+func openCheckpointing(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, &Options{CheckpointEvery: testCheckpointEvery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // segments lists the log segments in dir.
 func segments(t *testing.T, dir string) []walFile {
 	t.Helper()
@@ -39,7 +56,8 @@ func segments(t *testing.T, dir string) []walFile {
 
 // TestCheckpointEveryOption: Options.CheckpointEvery sets the period;
 // zero leaves the default. (How soon a checkpoint then comes is timing,
-// which the crash test exercises, not this test.)
+// which the crash test exercises, not this test; a short period's
+// checkpoint is waited for.)
 func TestCheckpointEveryOption(t *testing.T) {
 	for _, tc := range []struct{ give, want time.Duration }{{0, DefaultCheckpointEvery}, {20 * time.Millisecond, 20 * time.Millisecond}} {
 		s, err := Open(t.TempDir(), &Options{CheckpointEvery: tc.give})
@@ -52,8 +70,44 @@ func TestCheckpointEveryOption(t *testing.T) {
 		if _, err := s.Put(t.Context(), []byte("k"), []byte("v"), nil, store.Cond{}); err != nil {
 			t.Fatal(err)
 		}
-		waitCheckpointed(t, s)
+		if tc.give > 0 {
+			waitCheckpointed(t, s)
+		}
 		s.Close()
+	}
+}
+
+// TestCheckpointOnLogSize: a key written over and over keeps the
+// memtable small but grows the log, and the log's size alone brings a
+// checkpoint long before the period is up.
+func TestCheckpointOnLogSize(t *testing.T) {
+	s, err := Open(t.TempDir(), &Options{CheckpointEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.ckptLogBytes = 4 << 10 // read by the committer after the first Put
+	ctx := t.Context()
+	value := bytes.Repeat([]byte("v"), 100)
+	for range 100 { // well over 4 KiB of log
+		if _, err := s.Put(ctx, []byte("k"), value, nil, store.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inBolt := func() (found bool) {
+		err := s.db.View(func(tx *bolt.Tx) error {
+			found = tx.Bucket(dataBucket).Get([]byte("k")) != nil
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	for deadline := time.Now().Add(10 * time.Second); !inBolt(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the key is not in bbolt 10 s after 10 KiB of log; want a checkpoint at 4 KiB")
+		}
 	}
 }
 
@@ -61,7 +115,7 @@ func TestCheckpointEveryOption(t *testing.T) {
 // and all, and that their segments then go.
 func TestCheckpoint(t *testing.T) {
 	dir := t.TempDir()
-	s := reopen(t, dir)
+	s := openCheckpointing(t, dir)
 	ctx := t.Context()
 	res, err := s.Put(ctx, []byte("k"), []byte("v"), []byte("text/plain"), store.Cond{})
 	if err != nil {
@@ -101,7 +155,7 @@ func TestCheckpoint(t *testing.T) {
 // failure, and the next Open puts them in bbolt from the log.
 func TestCheckpointFails(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, nil)
+	s, err := Open(dir, &Options{CheckpointEvery: testCheckpointEvery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +166,7 @@ func TestCheckpointFails(t *testing.T) {
 		if last, err = s.Put(ctx, []byte("k"), fmt.Appendf(nil, "v%d", i), nil, store.Cond{}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(DefaultCheckpointEvery) // let checkpoints fail in between
+		time.Sleep(testCheckpointEvery) // let checkpoints fail in between
 	}
 	if it, err := s.Get(ctx, []byte("k"), nil); err != nil || string(it.Value) != "v2" {
 		t.Errorf("Get: got %q, %v; want %q, nil", it.Value, err, "v2")
@@ -320,7 +374,7 @@ func TestRecoverDamageInNewest(t *testing.T) {
 // TestListMergesOverlay lists keys some of which bbolt holds and the log
 // has since overwritten or deleted, and some only the log holds.
 func TestListMergesOverlay(t *testing.T) {
-	s := reopen(t, t.TempDir())
+	s := openCheckpointing(t, t.TempDir())
 	ctx := t.Context()
 	var items []store.Item
 	for _, k := range []string{"a", "b", "c", "d", "e"} {
@@ -409,7 +463,7 @@ func TestSegmentGrows(t *testing.T) {
 // data file alone in the folder.
 func TestSegmentsRecycled(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, nil)
+	s, err := Open(dir, &Options{CheckpointEvery: testCheckpointEvery})
 	if err != nil {
 		t.Fatal(err)
 	}
