@@ -84,6 +84,9 @@ type Store struct {
 	// logSync makes a log append durable: fdatasync, which tests replace
 	// to make commits fail.
 	logSync func(*os.File) error
+	// aio, when the kernel offers it, is logSync's asynchronous
+	// fdatasync (logsync_linux64.go); Close releases it.
+	aio     *aioSyncer
 	commits atomic.Uint64 // batches logged, for tests and benchmarks
 
 	snaps *snapshots // read transactions shared by Gets
@@ -173,6 +176,9 @@ func open(dir string, opts *Options) (*Store, error) {
 	if err := s.recover(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	if a := newAIOSyncer(); a != nil {
+		s.aio, s.logSync = a, a.fdatasync
 	}
 	return s, nil
 }
@@ -321,6 +327,11 @@ func (s *Store) Close() error {
 		}
 		if cerr := s.db.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("boltstore: close %s: %w", s.path, cerr))
+		}
+		if s.aio != nil {
+			if aerr := s.aio.Close(); aerr != nil {
+				err = errors.Join(err, fmt.Errorf("boltstore: close %s: %w", s.path, aerr))
+			}
 		}
 	})
 	return err

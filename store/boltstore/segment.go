@@ -108,7 +108,7 @@ func prepareFile(path string, flag int, hdr []byte) (*os.File, error) {
 func (sg *segment) append(frame []byte, sync func(*os.File) error) error {
 	err := sg.grow(sg.off + int64(len(frame)))
 	if err == nil {
-		_, err = sg.f.WriteAt(frame, sg.off)
+		err = writeFrameAt(sg.f, frame, sg.off)
 	}
 	if err == nil {
 		err = sync(sg.f)
