@@ -54,7 +54,7 @@ type Options struct {
 	// CheckpointEvery is how long logged writes wait, at most, before a
 	// checkpoint moves them into the data file; zero or less means
 	// DefaultCheckpointEvery. Under load a checkpoint also starts
-	// whenever the log holds 64 MiB or the writes it holds 32 MiB, which
+	// whenever the log holds 64 MiB or the writes it holds 4 MiB, which
 	// bounds the replay after a crash; shorter keeps the data file closer
 	// to the log, at the cost of more bbolt commits.
 	CheckpointEvery time.Duration

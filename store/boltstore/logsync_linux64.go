@@ -115,6 +115,8 @@ func (a *aioSyncer) fdatasync(f *os.File) error {
 	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS):
 		a.refused = true // a kernel or file system without it
 		return fdatasync(f)
+	case errors.Is(err, unix.EAGAIN):
+		return fdatasync(f) // the kernel is short of aio resources: this once
 	case err != nil:
 		return err
 	}
@@ -150,7 +152,7 @@ func (a *aioSyncer) submit(f *os.File) error {
 	for {
 		n, _, e := unix.RawSyscall(unix.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&cbs[0])))
 		switch {
-		case e == unix.EINTR || e == unix.EAGAIN:
+		case e == unix.EINTR:
 			continue
 		case e != 0:
 			return os.NewSyscallError("io_submit", e)
