@@ -19,7 +19,7 @@ import (
 // monitor thread (sysmon) whenever every P was idle (as it is while a
 // sync is under way), and the monitor then polls every 20 us, hands the
 // syncing P to another thread and so on: per durable write about a
-// quarter more CPU and twice the context switches (docs/PERFORMANCE.md).
+// third more CPU and twice the context switches (docs/PERFORMANCE.md).
 // So the committer writes its frame with a raw pwrite (into the page
 // cache; the segment is already allocated, see segment.grow), and hands
 // the fdatasync to the kernel's asynchronous I/O (IOCB_CMD_FDSYNC, Linux
@@ -192,12 +192,11 @@ func (a *aioSyncer) wait() error {
 // Close releases the aio context, which waits for a sync in flight, and
 // the eventfd.
 func (a *aioSyncer) Close() error {
-	_, _, e := unix.Syscall(unix.SYS_IO_DESTROY, a.ctx, 0, 0)
-	err := a.ev.Close()
-	if e != 0 {
-		return os.NewSyscallError("io_destroy", e)
+	var err error
+	if _, _, e := unix.Syscall(unix.SYS_IO_DESTROY, a.ctx, 0, 0); e != 0 {
+		err = os.NewSyscallError("io_destroy", e)
 	}
-	return err
+	return errors.Join(err, a.ev.Close())
 }
 
 // writeFrameAt writes p at off in f with raw pwrite calls (see above).
