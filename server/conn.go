@@ -54,8 +54,12 @@ type conn struct {
 	readByIdle bool // readBy was set for the idle phase, with slack
 	writeBy    time.Time
 	requests   uint64
-	eof        bool
-	fd         int // the socket's descriptor while parked
+	// dated is when the last response's Date was taken, zero once a
+	// flush has used it: the flush that follows soon after sets its write
+	// deadline from it instead of reading the clock again.
+	dated time.Time
+	eof   bool
+	fd    int // the socket's descriptor while parked
 
 	sinceRead int  // requests answered since the last read
 	bulk      bool // holds a turn (Server.bulk)
@@ -249,7 +253,8 @@ func (c *conn) discardBody() {
 // Date, and Connection: close while shutting down.
 func (c *conn) finishHeader() {
 	if !c.w.header.Has("Date") {
-		c.w.header.AddBytes("Date", c.srv.clock.date(time.Now()))
+		c.dated = time.Now()
+		c.w.header.AddBytes("Date", c.srv.clock.date(c.dated))
 	}
 	if c.srv.shutdown.Load() {
 		c.w.header.Set("Connection", "close")
@@ -377,7 +382,11 @@ func (c *conn) flush() error {
 		return nil
 	}
 	timeout := durationOr(c.srv.WriteTimeout, DefaultWriteTimeout)
-	if due := time.Now().Add(timeout); c.writeBy.Before(due) {
+	now := c.dated
+	if c.dated = (time.Time{}); now.IsZero() {
+		now = time.Now()
+	}
+	if due := now.Add(timeout); c.writeBy.Before(due) {
 		c.writeBy = due.Add(slack(timeout))
 		c.nc.SetWriteDeadline(c.writeBy)
 	}
