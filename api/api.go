@@ -150,8 +150,8 @@ func (a *API) update(w *server.ResponseWriter, r *server.Request) {
 
 func (a *API) writePair(w *server.ResponseWriter, r *server.Request, kind store.CondKind, status int) {
 	limit := a.maxKey() + a.maxValue() + 2
-	body, release, err := a.readBody(r, nil, limit)
-	defer release()
+	body, held, err := a.readBody(r, nil, limit)
+	defer a.releaseBody(held)
 	if a.refuseBody(w, err, limit) {
 		return
 	}
@@ -181,8 +181,8 @@ func (a *API) importPairs(w *server.ResponseWriter, r *server.Request) {
 	// One byte under the budget: a chunked body must be able to show
 	// that it is over the limit within the room it may reserve.
 	limit := int(a.bodyMemory()) - 1
-	body, release, err := a.readBody(r, nil, limit)
-	defer release()
+	body, held, err := a.readBody(r, nil, limit)
+	defer a.releaseBody(held)
 	if a.refuseBody(w, err, limit) {
 		return
 	}

@@ -44,18 +44,13 @@ const (
 // arrive, doubling from 4 KiB, and each growth is reserved first: a client
 // that trickles its body, or declares a length it never sends, holds
 // little. Past the budget, the request waits up to bodyWait, then fails
-// with ErrBusy, the rest of its body unread. release gives the budget back;
-// call it once the body is no longer needed (also on error).
-func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, release func(), err error) {
-	held := int64(0)
-	release = func() {
-		if held > 0 {
-			a.bodies.Release(held)
-			held = 0
-		}
-	}
+// with ErrBusy, the rest of its body unread. held is the budget taken,
+// also on error: give it back with releaseBody once the body is no longer
+// needed. (A number rather than a release func: a returned closure over
+// the count was two allocations a request.)
+func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, held int64, err error) {
 	if r.Framing.Kind == wire.BodyLength && r.Framing.Length > int64(limit) {
-		return dst, release, errTooLarge
+		return dst, 0, errTooLarge
 	}
 	reserve := func(n int64) error {
 		if held+n > a.bodyMemory() {
@@ -69,7 +64,7 @@ func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, r
 	}
 	if c := int64(cap(dst)); c > 0 {
 		if err := reserve(c); err != nil {
-			return dst, release, err
+			return dst, held, err
 		}
 	}
 	// With a declared length the codec holds the client to it, so room for
@@ -84,12 +79,12 @@ func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, r
 			grow := min(max(cap(dst), bodyStart), target-cap(dst))
 			if grow <= 0 {
 				if declared && len(dst) >= target {
-					return dst, release, nil
+					return dst, held, nil
 				}
-				return dst, release, errTooLarge
+				return dst, held, errTooLarge
 			}
 			if err := reserve(int64(grow)); err != nil {
-				return dst, release, err
+				return dst, held, err
 			}
 			grown := make([]byte, len(dst), cap(dst)+grow) // exactly what is reserved
 			dst = dst[:copy(grown, dst)]
@@ -98,16 +93,16 @@ func (a *API) readBody(r *server.Request, dst []byte, limit int) (body []byte, r
 		n, err := r.Body.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
 		if len(dst) > limit {
-			return dst, release, errTooLarge
+			return dst, held, errTooLarge
 		}
 		if errors.Is(err, io.EOF) {
-			return dst, release, nil
+			return dst, held, nil
 		}
 		if errors.Is(err, wire.ErrBodyTooLarge) {
-			return dst, release, errServerLimit
+			return dst, held, errServerLimit
 		}
 		if err != nil {
-			return dst, release, err
+			return dst, held, err
 		}
 	}
 }
@@ -150,6 +145,13 @@ func (a *API) hold(ctx context.Context, n int64) error {
 		return fmt.Errorf("%w: %d bytes of request bodies are in memory already", ErrBusy, a.bodyMemory())
 	}
 	return nil
+}
+
+// releaseBody gives back the budget readBody held for a body.
+func (a *API) releaseBody(held int64) {
+	if held > 0 {
+		a.bodies.Release(held)
+	}
 }
 
 func (a *API) bodyMemory() int64 {

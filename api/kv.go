@@ -90,8 +90,8 @@ func (a *API) putKey(w *server.ResponseWriter, r *server.Request, key []byte) {
 		return
 	}
 	// The response has no body: its buffer holds the value meanwhile.
-	value, release, err := a.readBody(r, w.Buffer()[:0], a.maxValue())
-	defer release()
+	value, held, err := a.readBody(r, w.Buffer()[:0], a.maxValue())
+	defer a.releaseBody(held)
 	// The server's body limit is at least the value limit (serve sees to
 	// it), so a body over either is a value too large.
 	if errors.Is(err, errTooLarge) || errors.Is(err, errServerLimit) {

@@ -202,3 +202,16 @@ func TestServeGetAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestServePutAllocs: a durable PUT allocates only what the store keeps,
+// the key and the record its overlay holds until the next checkpoint;
+// nothing in the server, the API or the commit's wait.
+func TestServePutAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs benchmarks")
+	}
+	r := testing.Benchmark(BenchmarkServePut)
+	if got, want := r.AllocsPerOp(), int64(2); got > want {
+		t.Errorf("PUT /kv/{key}: got %d allocs per request (%d B); want at most %d", got, r.AllocedBytesPerOp(), want)
+	}
+}
