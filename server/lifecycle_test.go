@@ -69,16 +69,21 @@ func TestIdleTimeoutRenewed(t *testing.T) {
 // TestWriteTimeout: a client that never reads its responses is dropped
 // rather than holding the connection's goroutine.
 func TestWriteTimeout(t *testing.T) {
-	big := HandlerFunc(func(w *ResponseWriter, r *Request) { w.Write(make([]byte, 1<<20)) })
+	entered := make(chan struct{}, 1)
+	big := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		w.Write(make([]byte, 1<<20))
+	})
 	s, addr := start(t, big, func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
 	c := dial(t, addr)
 	c.Write([]byte(strings.Repeat("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 64)))
+	<-entered // the connection is the server's: a count of 0 is not too early
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		n := len(s.conns)
-		s.mu.Unlock()
-		if n == 0 {
+		if s.connCount() == 0 {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -34,7 +34,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("waited 3 s for %s", what)
 }
 
+// connCount returns how many connections the server holds. It may run
+// before Serve has set the server up: init (a sync.Once) orders the two.
 func (s *Server) connCount() int {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
