@@ -383,7 +383,8 @@ func (c *conn) flush() error {
 	}
 	timeout := durationOr(c.srv.WriteTimeout, DefaultWriteTimeout)
 	now := c.dated
-	if c.dated = (time.Time{}); now.IsZero() {
+	c.dated = time.Time{}
+	if now.IsZero() {
 		now = time.Now()
 	}
 	if due := now.Add(timeout); c.writeBy.Before(due) {
