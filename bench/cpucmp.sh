@@ -74,17 +74,17 @@ function init(args)
 end
 LUA
 
-# start BIN NAME: a fresh server on its own folder; prints "pid port".
+# start BIN NAME: a fresh server on its own folder; sets spid and sport.
 start() {
-  local port dir pid
-  port=$(free_port)
-  dir=$tmp/data-$2
+  local dir=$tmp/data-$2
+  sport=$(free_port)
   rm -rf "$dir" && mkdir -p "$dir"
-  "$1" serve --addr "127.0.0.1:$port" --data "$dir" >>"$tmp/$2.log" 2>&1 &
-  pid=$!
+  "$1" serve --addr "127.0.0.1:$sport" --data "$dir" >>"$tmp/$2.log" 2>&1 &
+  spid=$!
+  pids+=("$spid")
   for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$pid $port"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || { tail -5 "$tmp/$2.log" >&2; die "$2 exited at start"; }
+    if (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null; then return 0; fi
+    kill -0 "$spid" 2>/dev/null || { tail -5 "$tmp/$2.log" >&2; die "$2 exited at start"; }
     sleep 0.1
   done
   die "$2 did not answer within 10 s"
@@ -92,9 +92,10 @@ start() {
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, wrk -t1 -c64, $secs s per run, data in $base"
 for i in $(seq "$runs"); do
-  read -r opid oport < <(start "$old" old)
-  read -r npid nport < <(start "$new" new)
-  pids=("$opid" "$npid")
+  start "$old" old
+  opid=$spid oport=$sport
+  start "$new" new
+  npid=$spid nport=$sport
   o0=$(cpu_ticks "$opid") n0=$(cpu_ticks "$npid")
   wrk -t1 -c64 -d"${secs}s" -s "$tmp/put.lua" "http://127.0.0.1:$oport" >"$tmp/old.wrk" &
   w=$!
@@ -102,16 +103,18 @@ for i in $(seq "$runs"); do
   wait "$w"
   o1=$(cpu_ticks "$opid") n1=$(cpu_ticks "$npid")
   kill "$opid" "$npid"
-  wait "$opid" "$npid" 2>/dev/null || true
+  wait "$opid" "$npid" || true # each writes its store out before it exits
   pids=()
   ow=$(awk '/requests in/ {print $1}' "$tmp/old.wrk")
   nw=$(awk '/requests in/ {print $1}' "$tmp/new.wrk")
   [[ $ow =~ ^[0-9]+$ && $nw =~ ^[0-9]+$ && $ow -gt 0 && $nw -gt 0 ]] || die "wrk reported no requests (see $tmp/*.wrk)"
-  awk -v ow="$ow" -v nw="$nw" -v oc=$((o1 - o0)) -v nc=$((n1 - n0)) -v hz="$hz" -v s="$secs" -v i="$i" 'BEGIN {
+  line=$(awk -v ow="$ow" -v nw="$nw" -v oc=$((o1 - o0)) -v nc=$((n1 - n0)) -v hz="$hz" -v s="$secs" -v i="$i" 'BEGIN {
     ou = oc * 1e6 / hz / ow; nu = nc * 1e6 / hz / nw
     printf "run %d  old %6d writes/s %6.2f us/write  new %6d writes/s %6.2f us/write  cpu new/old %.3f  rate new/old %.3f\n",
-      i, ow / s, ou, nw / s, nu, (ou > 0 ? nu / ou : 0), nw / ow}'
-done | tee "$tmp/runs"
+      i, ow / s, ou, nw / s, nu, (ou > 0 ? nu / ou : 0), nw / ow}')
+  echo "$line"
+  echo "$line" >>"$tmp/runs"
+done
 # median COLUMN: the median of a column of the runs' lines (from the end).
 median() {
   awk -v k="$1" '{print $(NF - k)}' "$tmp/runs" | sort -g |
