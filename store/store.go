@@ -23,6 +23,8 @@ var (
 	ErrEmptyKey = errors.New("store: empty key")
 	// ErrContentTypeTooLong: content types are stored in at most 255 bytes.
 	ErrContentTypeTooLong = errors.New("store: content type longer than 255 bytes")
+	// ErrBusy: too many writes are waiting; try again later.
+	ErrBusy = errors.New("store: too many writes waiting")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store: closed")
 	// ErrLocked: another process, or another open store, holds the data file.

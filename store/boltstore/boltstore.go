@@ -75,6 +75,13 @@ type Store struct {
 	mu     sync.RWMutex
 	closed atomic.Bool
 	queue  chan *writeOp
+	// over holds, in order, asynchronous writes (PutAsync, DeleteAsync)
+	// that found the queue full: they cannot wait for room, so the
+	// committer moves them into the queue as it empties (refill). While
+	// over is not empty, new asynchronous writes join it, not the queue,
+	// so that one caller's writes keep their order. At most maxOver.
+	overMu sync.Mutex
+	over   []*writeOp
 	// stopped is closed when the committer has returned, having committed
 	// everything queued before Close.
 	stopped chan struct{}

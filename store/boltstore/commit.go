@@ -48,6 +48,11 @@ const (
 	// than maxBatchBytes makes a batch of its own.
 	maxBatchOps   = 1024
 	maxBatchBytes = 4 << 20
+	// maxOver bounds the asynchronous writes waiting for room in the
+	// queue (Store.over); past it they fail with store.ErrBusy. A server
+	// has at most one such write a connection, and at most
+	// server.DefaultMaxConns connections by default.
+	maxOver = 16384
 	// maxPooledRec is the largest record buffer kept for reuse with a
 	// writeOp; larger ones are left to the garbage collector.
 	maxPooledRec = 64 << 10
@@ -67,6 +72,12 @@ type writeOp struct {
 	res  store.Result
 	err  error
 	done chan struct{} // buffered: the committer never waits to signal
+	// then, if set, gets the outcome instead of done (PutAsync,
+	// DeleteAsync); name is the operation's, for its error, and keyBuf
+	// holds its copy of the key.
+	then   func(store.Result, error)
+	name   string
+	keyBuf []byte
 }
 
 // opPool recycles writeOps, their done channels and their record buffers,
@@ -84,7 +95,11 @@ func releaseOp(op *writeOp) {
 	} else {
 		op.rec = op.rec[:0]
 	}
+	if cap(op.keyBuf) > maxPooledRec {
+		op.keyBuf = nil
+	}
 	op.key, op.del, op.cond, op.res, op.err, op.all = nil, false, store.Cond{}, store.Result{}, nil, nil
+	op.then, op.name = nil, ""
 	opPool.Put(op)
 }
 
@@ -111,6 +126,93 @@ func (s *Store) write(ctx context.Context, op *writeOp) (store.Result, error) {
 	res, err := op.res, op.err
 	releaseOp(op)
 	return res, err
+}
+
+// submit queues op, whose outcome goes to then, without waiting: when the
+// queue is full, op waits in s.over instead. op keeps a copy of key. On
+// error nothing is queued, then is not called and op is recycled.
+func (s *Store) submit(op *writeOp, name string, key []byte, then func(store.Result, error)) error {
+	op.keyBuf = append(op.keyBuf[:0], key...)
+	op.key, op.then, op.name = op.keyBuf, then, name
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed.Load() {
+		releaseOp(op)
+		return store.ErrClosed
+	}
+	s.overMu.Lock()
+	defer s.overMu.Unlock()
+	if len(s.over) == 0 {
+		select {
+		case s.queue <- op:
+			return nil
+		default:
+		}
+	}
+	if len(s.over) >= maxOver {
+		releaseOp(op)
+		return store.ErrBusy
+	}
+	s.over = append(s.over, op)
+	return nil
+}
+
+// refill moves the writes waiting in s.over into the queue, as far as it
+// has room. The committer calls it after each batch: s.over fills only
+// while the queue is full, so the committer always has a batch to take
+// before the next refill.
+func (s *Store) refill() {
+	s.mu.RLock() // Close may close the queue meanwhile: then drainOver
+	defer s.mu.RUnlock()
+	if s.closed.Load() {
+		return
+	}
+	s.overMu.Lock()
+	defer s.overMu.Unlock()
+	n := 0
+	for _, op := range s.over {
+		select {
+		case s.queue <- op:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	if n == 0 {
+		return
+	}
+	rest := copy(s.over, s.over[n:])
+	clear(s.over[rest:])
+	s.over = s.over[:rest]
+}
+
+// drainOver commits what waits in s.over, after Close closed the queue.
+func (s *Store) drainOver() {
+	s.overMu.Lock()
+	over := s.over
+	s.over = nil
+	s.overMu.Unlock()
+	for len(over) > 0 {
+		n := min(len(over), maxBatchOps)
+		s.commit(over[:n])
+		over = over[n:]
+	}
+}
+
+// finish hands op's outcome to its writer: to then, and op goes back to
+// the pool, or through done to the writer waiting in write.
+func (op *writeOp) finish() {
+	if op.then == nil {
+		op.done <- struct{}{}
+		return
+	}
+	then, name, res, err := op.then, op.name, op.res, op.err
+	releaseOp(op)
+	if err != nil {
+		res, err = store.Result{}, fail(name, err)
+	}
+	then(res, err)
 }
 
 // enqueue puts op on the queue, waiting while it is full. Senders hold
@@ -155,6 +257,7 @@ func (s *Store) commitLoop() {
 		select {
 		case o, ok := <-s.queue:
 			if !ok {
+				s.drainOver()
 				s.finish()
 				return
 			}
@@ -180,6 +283,7 @@ func (s *Store) commitLoop() {
 		last = len(batch)
 		s.commit(batch)
 		clear(batch) // keep no op alive: its writer may reuse it
+		s.refill()
 		s.maybeCheckpoint(false)
 	}
 }
@@ -223,7 +327,7 @@ func (s *Store) commit(batch []*writeOp) {
 		if err != nil {
 			op.res, op.err = store.Result{}, err
 		}
-		op.done <- struct{}{}
+		op.finish()
 	}
 }
 

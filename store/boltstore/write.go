@@ -28,27 +28,64 @@ func (s *Store) Put(ctx context.Context, key, value, contentType []byte, cond st
 	if err := s.ready(ctx); err != nil {
 		return store.Result{}, fail("put", err)
 	}
-	if err := store.CheckKey(key, contentType); err != nil {
+	op, err := putOp(key, value, contentType, cond)
+	if err != nil {
 		return store.Result{}, fail("put", err)
+	}
+	res, err := s.write(ctx, op)
+	if err != nil {
+		return store.Result{}, fail("put", err)
+	}
+	return res, nil
+}
+
+// PutAsync is Put without the wait: it queues the write and returns, and
+// the committer calls then, once, with what Put would have returned,
+// after the sync. then runs on the committer's goroutine and holds up
+// every write behind it: it must only hand the outcome on. key, value and
+// contentType are copied; the caller may reuse them at once. PutAsync
+// never waits: when the queue is full, the write waits in a list of its
+// own, in order, which the committer empties into the queue as room
+// comes; so one caller's asynchronous writes are applied in the order it
+// made them. That list is bounded too (16,384 writes, above the server's
+// default connection cap, since a connection has at most one write in
+// flight): past it PutAsync fails with store.ErrBusy. Any error from
+// PutAsync itself (closed store, invalid key, busy) means nothing was
+// queued, and then is not called. A write PutAsync accepted before Close
+// is committed before Close returns.
+func (s *Store) PutAsync(key, value, contentType []byte, cond store.Cond, then func(store.Result, error)) error {
+	if err := s.ready(context.Background()); err != nil {
+		return fail("put", err)
+	}
+	op, err := putOp(key, value, contentType, cond)
+	if err != nil {
+		return fail("put", err)
+	}
+	if err := s.submit(op, "put", key, then); err != nil {
+		return fail("put", err)
+	}
+	return nil
+}
+
+// putOp checks a Put's arguments and makes its op.
+func putOp(key, value, contentType []byte, cond store.Cond) (*writeOp, error) {
+	if err := store.CheckKey(key, contentType); err != nil {
+		return nil, err
 	}
 	// What bbolt would reject inside the batch is rejected here, before a
 	// version is drawn for it.
 	n := recordLen(contentType, value)
 	switch {
 	case len(key) > bolt.MaxKeySize:
-		return store.Result{}, fail("put", berrors.ErrKeyTooLarge)
+		return nil, berrors.ErrKeyTooLarge
 	case int64(n) > bolt.MaxValueSize:
-		return store.Result{}, fail("put", berrors.ErrValueTooLarge)
+		return nil, berrors.ErrValueTooLarge
 	}
 	op := getOp()
 	op.key, op.cond = key, cond
 	// Encode before queueing; the committer sets the version.
 	op.rec = appendRecord(op.rec[:0], 0, contentType, value)
-	res, err := s.write(ctx, op)
-	if err != nil {
-		return store.Result{}, fail("put", err)
-	}
-	return res, nil
+	return op, nil
 }
 
 // Delete removes key if cond holds, checking and deleting in one
@@ -60,21 +97,46 @@ func (s *Store) Delete(ctx context.Context, key []byte, cond store.Cond) error {
 	if err := s.ready(ctx); err != nil {
 		return fail("delete", err)
 	}
+	op, err := deleteOp(key, cond)
+	if err != nil {
+		return fail("delete", err)
+	}
+	if _, err := s.write(ctx, op); err != nil {
+		return fail("delete", err)
+	}
+	return nil
+}
+
+// DeleteAsync is Delete without the wait, as PutAsync is Put's; then gets
+// a zero Result.
+func (s *Store) DeleteAsync(key []byte, cond store.Cond, then func(store.Result, error)) error {
+	if err := s.ready(context.Background()); err != nil {
+		return fail("delete", err)
+	}
+	op, err := deleteOp(key, cond)
+	if err != nil {
+		return fail("delete", err)
+	}
+	if err := s.submit(op, "delete", key, then); err != nil {
+		return fail("delete", err)
+	}
+	return nil
+}
+
+// deleteOp checks a Delete's arguments and makes its op.
+func deleteOp(key []byte, cond store.Cond) (*writeOp, error) {
 	if len(key) == 0 {
-		return fail("delete", store.ErrEmptyKey)
+		return nil, store.ErrEmptyKey
 	}
 	switch cond.Kind {
 	case store.IfAbsent:
-		return fail("delete", fmt.Errorf("IfAbsent would never delete: %w", store.ErrInvalidCond))
+		return nil, fmt.Errorf("IfAbsent would never delete: %w", store.ErrInvalidCond)
 	case store.Always:
 		cond.Kind = store.IfPresent // deleting nothing is reported
 	}
 	op := getOp()
 	op.key, op.cond, op.del = key, cond, true
-	if _, err := s.write(ctx, op); err != nil {
-		return fail("delete", err)
-	}
-	return nil
+	return op, nil
 }
 
 // maxPutAllBytes bounds one PutAll: it is one log frame, whose length is
