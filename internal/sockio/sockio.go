@@ -23,6 +23,7 @@
 package sockio
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -47,7 +48,14 @@ type Conn struct {
 	wn      int
 	werr    error
 	writeFn func(fd uintptr) bool
+	// ReadNow's and WriteNow's callbacks, for RawConn.Control.
+	readNowFn  func(fd uintptr)
+	writeNowFn func(fd uintptr)
 }
+
+// ErrWouldBlock is returned by ReadNow when nothing is ready to read, and
+// by WriteNow when the socket's buffer is full.
+var ErrWouldBlock = errors.New("sockio: would block")
 
 // Init makes c read and write nc.
 func (c *Conn) Init(nc net.Conn) {
@@ -56,6 +64,124 @@ func (c *Conn) Init(nc net.Conn) {
 	if c.rc != nil {
 		c.readFn = c.readOnce
 		c.writeFn = c.writeAll
+		c.readNowFn = c.readNow
+		c.writeNowFn = c.writeNow
+	}
+}
+
+// Raw reports whether c makes the raw calls, so that ReadNow and WriteNow
+// move bytes.
+func (c *Conn) Raw() bool { return c.rc != nil }
+
+// ReadNow reads into p what has arrived, without waiting: ErrWouldBlock if
+// nothing has, io.EOF once the peer has closed its side. Unlike Read it
+// ignores the read deadline, so that an event loop may call it on a
+// socket whose deadline was left behind. Where the raw calls are not
+// available it always returns ErrWouldBlock.
+func (c *Conn) ReadNow(p []byte) (int, error) {
+	if c.rc == nil || len(p) == 0 {
+		return 0, ErrWouldBlock
+	}
+	c.rbuf, c.rn, c.rerr = p, 0, nil
+	err := c.rc.Control(c.readNowFn)
+	n, rerr := c.rn, c.rerr
+	c.rbuf, c.rerr = nil, nil
+	switch {
+	case err != nil:
+		return 0, err // closed
+	case rerr != nil:
+		return 0, rerr
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// WriteNow writes what of p fits in the socket's buffer, without waiting:
+// n < len(p) with ErrWouldBlock when not all of it did. It ignores the
+// write deadline, as ReadNow ignores the read deadline. Where the raw
+// calls are not available it writes nothing and returns ErrWouldBlock.
+func (c *Conn) WriteNow(p []byte) (int, error) {
+	if c.rc == nil || len(p) == 0 {
+		return 0, ErrWouldBlock
+	}
+	c.wbuf, c.wn, c.werr = p, 0, nil
+	err := c.rc.Control(c.writeNowFn)
+	n, werr := c.wn, c.werr
+	c.wbuf, c.werr = nil, nil
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// ReadFD is ReadNow on a bare non-blocking socket descriptor, one outside
+// Go's poller (its owner must keep it open during the call).
+func ReadFD(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		n, errno := rawRead(uintptr(fd), p)
+		switch errno {
+		case 0:
+			if n == 0 {
+				return 0, io.EOF
+			}
+			return n, nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return 0, ErrWouldBlock
+		}
+		return 0, os.NewSyscallError("read", errno)
+	}
+}
+
+// WriteFD is WriteNow on a bare non-blocking socket descriptor, as ReadFD.
+func WriteFD(fd int, p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		n, errno := rawWrite(uintptr(fd), p[written:])
+		switch {
+		case errno == syscall.EINTR:
+			continue
+		case errno == syscall.EAGAIN:
+			return written, ErrWouldBlock
+		case errno != 0:
+			return written, os.NewSyscallError("write", errno)
+		case n == 0:
+			return written, io.ErrUnexpectedEOF
+		}
+		written += n
+	}
+	return written, nil
+}
+
+// readNow is ReadNow's callback.
+func (c *Conn) readNow(fd uintptr) {
+	for {
+		n, errno := rawRead(fd, c.rbuf)
+		switch errno {
+		case 0:
+			c.rn = n
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			c.rerr = ErrWouldBlock
+		default:
+			c.rerr = c.opError("read", os.NewSyscallError("read", errno))
+		}
+		return
+	}
+}
+
+// writeNow is WriteNow's callback.
+func (c *Conn) writeNow(fd uintptr) {
+	if !c.writeAll(fd) {
+		c.werr = ErrWouldBlock
+	} else if c.werr != nil {
+		c.werr = c.opError("write", c.werr)
 	}
 }
 
