@@ -38,13 +38,16 @@ type API struct {
 	store  Store
 	opts   Options
 	bodies *semaphore.Weighted // bytes of request bodies held in memory
+	async  asyncWriter         // store, if it takes writes without waiting
 }
 
 var _ server.Handler = (*API)(nil)
 
 // New returns an API over s.
 func New(s Store, opts Options) *API {
-	return &API{store: s, opts: opts, bodies: newBodyBudget(opts)}
+	a := &API{store: s, opts: opts, bodies: newBodyBudget(opts)}
+	a.async, _ = s.(asyncWriter)
+	return a
 }
 
 func (a *API) maxKey() int { return orDefault(a.opts.MaxKeyBytes, DefaultMaxKeyBytes) }

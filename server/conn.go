@@ -63,13 +63,28 @@ type conn struct {
 
 	sinceRead int  // requests answered since the last read
 	bulk      bool // holds a turn (Server.bulk)
+
+	// The event loop (loop.go). A request the loop parsed but leaves to
+	// a goroutine waits in next (with its error, nextErr) for it.
+	next     *wire.Request
+	nextErr  error
+	held     bool         // next and nextErr hold a request or error
+	declined bool         // TryServeHTTP declined next: do not offer it again
+	looped   bool         // parked by the loop: the parker drives it when readable
+	inEpoll  bool         // registered with the parker's epoll set (maybe disarmed)
+	later    atomic.Int32 // a deferred response's state: laterNone etc.
+	edge     bool         // registered edge-triggered: see parker.parkLooped
+	// raw is the socket's descriptor while the connection is detached
+	// from Go's poller (parker.detach), else -1: nc is closed then.
+	raw    int
+	unread atomic.Bool // edge-triggered: bytes may have arrived since the last read
 }
 
 // errPark: the connection has been idle for parkAfter and may be parked.
 var errPark = errors.New("server: idle, to park")
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc}
+	c := &conn{srv: s, nc: nc, raw: -1}
 	c.sock.Init(nc)
 	c.wc.Limits = s.Limits
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
@@ -102,6 +117,7 @@ func (c *conn) resume() {
 func (c *conn) end() {
 	c.endTurn()
 	c.cancel()
+	c.srv.parker.forget(c)
 	c.srv.forget(c)
 }
 
@@ -110,14 +126,16 @@ func (c *conn) end() {
 // connection was parked, false once it is closed.
 func (c *conn) loop() (parked bool) {
 	for {
-		r, err := c.wc.NextRequest()
+		r, err := c.nextRequest()
 		switch {
 		case err == nil:
 			if c.sinceRead++; c.sinceRead > bulkAfter && !c.takeTurn() {
 				c.nc.Close()
 				return false
 			}
-			c.handle(r)
+			if c.handle(r) {
+				return true // the response comes later: see completed
+			}
 			if c.w.aborted {
 				c.abort(r.Minor == 0)
 				return false
@@ -163,9 +181,15 @@ func (c *conn) park() bool {
 	if c.wc.Buffered() > 0 {
 		return false
 	}
+	c.releaseBuffers()
+	return c.srv.parker.park(c)
+}
+
+// releaseBuffers lets go of the connection's buffers, while it has
+// nothing buffered; they are allocated again as needed.
+func (c *conn) releaseBuffers() {
 	c.wc.ReleaseBuffer()
 	c.out, c.w.body, c.w.header = nil, nil, wire.Header{}
-	return c.srv.parker.park(c)
 }
 
 // takeTurn waits for one of the server's turns for bulk work: a client
@@ -194,17 +218,50 @@ func (c *conn) endTurn() {
 	}
 }
 
-// handle answers one request into c.out.
-func (c *conn) handle(r *wire.Request) {
+// nextRequest returns the request or error the event loop left for this
+// goroutine, if any, else the codec's next.
+func (c *conn) nextRequest() (*wire.Request, error) {
+	if c.held {
+		r, err := c.next, c.nextErr
+		c.next, c.nextErr, c.held = nil, nil, false
+		return r, err
+	}
+	return c.wc.NextRequest()
+}
+
+// handle answers one request into c.out, or reports true if the handler
+// deferred the response (ResponseWriter.Later): the connection then
+// belongs to the handler until it calls Done.
+func (c *conn) handle(r *wire.Request) (deferred bool) {
 	c.requests++
 	c.req.Request = r
 	c.body.err = nil
 	c.w.reset()
-	if r.Expect == wire.ExpectUnknown {
+	switch {
+	case r.Expect == wire.ExpectUnknown:
 		c.w.writeProblem(417, "the only expectation supported is 100-continue")
-	} else {
-		c.run()
+	case !c.declined && c.offerable(r) && c.run(true):
+		if c.w.later {
+			// Before the hand-over: Done may bring the connection back
+			// to the loop at once, and it is not this goroutine's then.
+			c.endTurn()
+			c.unread.Store(true) // read before parking: no event says what came meanwhile
+			if c.w.deferred() {
+				return true
+			}
+		}
+	default:
+		c.run(false)
 	}
+	c.declined = false
+	c.finish()
+	return false
+}
+
+// finish completes the response once the handler has returned: it reads
+// out the rest of the body, lets a refused body's answer win, and encodes
+// the response unless it was aborted.
+func (c *conn) finish() {
 	c.discardBody()
 	if pe, ok := errors.AsType[*wire.ProtocolError](c.body.err); ok && c.w.status != pe.Status {
 		// The body was refused: that answer wins over the handler's, or
@@ -217,18 +274,26 @@ func (c *conn) handle(r *wire.Request) {
 	}
 }
 
-// run calls the handler, turning a panic into a 500 that closes the
-// connection.
-func (c *conn) run() {
+// run calls the handler (its TryServeHTTP if try), turning a panic into
+// a 500 that closes the connection. It reports whether the request was
+// served: false only when TryServeHTTP declined it.
+func (c *conn) run(try bool) (served bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.srv.logger().Error("handler panic", "remote", c.nc.RemoteAddr(), "panic", v)
+			c.w.later = false // a Done still to come finds nothing to do
+			c.later.Store(laterNone)
 			if c.w.replace(500, "internal error") {
 				c.w.header.Add("Connection", "close")
 			}
+			served = true
 		}
 	}()
+	if try {
+		return c.srv.nonBlocking.TryServeHTTP(&c.w, &c.req)
+	}
 	c.srv.Handler.ServeHTTP(&c.w, &c.req)
+	return true
 }
 
 // discardBody reads out a body the handler left unread before the answer

@@ -6,4 +6,12 @@
 // The server knows nothing of keys and values: a Handler does. Responses are
 // buffered whole, given Date and Content-Length, and written in batches: all
 // responses to the requests that arrived together go out in one write.
+//
+// A Handler that is also a NonBlockingHandler may answer requests without
+// blocking and finish their responses later (ResponseWriter.Later and
+// Done): a durable write whose answer waits for a disk sync shared with
+// other writes. On Linux, connections whose responses were deferred are
+// then served by an event loop instead of a goroutine each (loop.go), as
+// long as their requests can be answered that way; the rest goes back to
+// a goroutine.
 package server

@@ -26,6 +26,23 @@ func (f HandlerFunc) ServeHTTP(w *ResponseWriter, r *Request) { f(w, r) }
 
 var _ Handler = HandlerFunc(nil)
 
+// A NonBlockingHandler is a Handler that can answer some requests without
+// blocking, possibly finishing the response later (ResponseWriter.Later):
+// a durable write, say, whose answer waits for a disk sync that other
+// writes share. On Linux the server then serves such requests from its
+// event loop (one goroutine watching every connection between requests)
+// instead of from a goroutine per connection: a connection whose requests
+// all go this way costs no goroutine wake-up of its own per request.
+type NonBlockingHandler interface {
+	Handler
+	// TryServeHTTP answers r without blocking and reports true, or
+	// reports false having read nothing of r's body and written nothing
+	// to w; the server then calls ServeHTTP on a goroutine. The server
+	// offers only requests whose whole body has arrived and that wait for
+	// no 100-continue, so reading r.Body does not block.
+	TryServeHTTP(w *ResponseWriter, r *Request) bool
+}
+
 // Request is a request being handled: its parsed head, its body and where
 // it came from.
 type Request struct {
@@ -92,6 +109,7 @@ type ResponseWriter struct {
 	body      []byte
 	streaming bool // the head is out: the body goes in pieces
 	aborted   bool
+	later     bool // Later was called: Done sends the response
 }
 
 var _ io.Writer = (*ResponseWriter)(nil)
@@ -160,6 +178,68 @@ func (w *ResponseWriter) Flush() error {
 	return nil
 }
 
+// Later lets the handler finish the response after it returns: it may
+// then set the status, header fields and body from any goroutine, and
+// must call Done exactly once when they are complete. It first reads out
+// what the handler left of the request body, so that a malformed body is
+// still refused; it reports false if that failed (or if the response was
+// already flushed), and the handler must then answer as usual, before it
+// returns. The request, and anything of it the handler holds, is valid
+// only until the handler returns. A Done that comes before the handler
+// returns is fine: the response then goes as if it had not been deferred.
+func (w *ResponseWriter) Later() bool {
+	c := w.c
+	if w.streaming || w.later {
+		return false
+	}
+	c.discardBody()
+	if c.body.err != nil || c.wc.State() == wire.StateBody {
+		return false
+	}
+	w.later = true
+	c.later.Store(laterPending)
+	return true
+}
+
+// Done sends the response that Later deferred. After Done, w belongs to
+// the server again.
+func (w *ResponseWriter) Done() {
+	c := w.c
+	if c.later.CompareAndSwap(laterPending, laterEarly) {
+		return // the handler has not returned: it sends the response
+	}
+	if c.later.CompareAndSwap(laterHandedOver, laterNone) {
+		c.completed()
+	}
+	// Otherwise the handler panicked after Later, and its 500 is out.
+}
+
+// The states of a deferred response (conn.later), which decide who sends
+// it: Later sets pending; if Done comes first, early, and the server
+// sends it when the handler returns; if the handler returns first, handed
+// over, and Done sends it.
+const (
+	laterNone int32 = iota
+	laterPending
+	laterEarly
+	laterHandedOver
+)
+
+// deferred reports, once the handler has returned, whether its response
+// is deferred and now belongs to Done; false if it was not deferred, or
+// Done has come already and the response is to be sent now.
+func (w *ResponseWriter) deferred() bool {
+	if !w.later {
+		return false
+	}
+	w.later = false
+	if w.c.later.CompareAndSwap(laterPending, laterHandedOver) {
+		return true
+	}
+	w.c.later.Store(laterNone) // early
+	return false
+}
+
 // ErrAborted is returned by Flush once the response was aborted.
 var ErrAborted = errors.New("server: response aborted")
 
@@ -188,7 +268,7 @@ func (w *ResponseWriter) statusOr200() int {
 // reset prepares w for the next response, keeping its memory unless a
 // large response grew it.
 func (w *ResponseWriter) reset() {
-	w.status, w.streaming, w.aborted = 0, false, false
+	w.status, w.streaming, w.aborted, w.later = 0, false, false, false
 	w.header.Reset()
 	if cap(w.body) > maxKeptBuffer {
 		w.body = nil

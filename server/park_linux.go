@@ -4,6 +4,8 @@ package server
 
 import (
 	"errors"
+	"net"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -24,18 +26,24 @@ import (
 // epoll sets); a connection handed back with nothing to read simply waits
 // in Go's poller, so a spurious wake-up costs a goroutine, never a request.
 //
+// The same goroutine is the server's event loop (loop.go): it drives the
+// connections parked by parkLooped itself, and sends the responses that
+// handlers deferred (complete).
+//
 // Ownership: a parked connection belongs to the parker, which either hands
-// it to a goroutine (readable) or ends it (idle timeout, Shutdown, Close);
-// p.mu makes those exclusive.
+// it to a goroutine (readable), drives it (looped), or ends it (idle
+// timeout, Shutdown, Close); p.mu makes those exclusive.
 type parker struct {
 	srv    *Server
 	epfd   int
-	wakefd int           // an eventfd: a write wakes loop to stop
+	wakefd int           // an eventfd: a write wakes loop (to stop, or to send)
 	start  sync.Once     // makes epfd and wakefd, under mu
 	done   chan struct{} // closed when loop returns
 
 	mu     sync.Mutex
 	parked map[int]*conn // by file descriptor
+	edged  map[int]*conn // registered edge-triggered (parkLooped), parked or not
+	ready  []*conn       // deferred responses complete, for loop to send
 	closed bool
 	parks  int // connections parked since the last collection seen
 
@@ -54,7 +62,7 @@ const sweepEvery = time.Second
 // newParker returns the server's parker. Its epoll instance is made when
 // the first connection parks.
 func newParker(s *Server) *parker {
-	return &parker{srv: s, epfd: -1, wakefd: -1, done: make(chan struct{}), parked: map[int]*conn{}}
+	return &parker{srv: s, epfd: -1, wakefd: -1, done: make(chan struct{}), parked: map[int]*conn{}, edged: map[int]*conn{}}
 }
 
 // open makes the epoll instance and starts loop.
@@ -83,9 +91,112 @@ func (p *parker) open() error {
 // or its idle timeout passes. It reports false if it could not, and c stays
 // with its goroutine.
 func (p *parker) park(c *conn) bool {
+	if p == nil || c.raw >= 0 {
+		return false
+	}
+	fd := c.fd
+	if !c.inEpoll {
+		if fd = descriptor(c); fd < 0 {
+			return false
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.openLocked() || p.srv.shutdown.Load() {
+		return false
+	}
+	// Level-triggered, once: bytes that arrived before this call wake the
+	// connection at once. The event disarms it; it stays in the set, to
+	// be armed again (MOD) the next time it parks, until it is closed.
+	if !p.register(c, fd, unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLONESHOT) {
+		return false
+	}
+	c.looped = false
+	p.parkLocked(c)
+	p.parks++ // its goroutine ends: see collect
+	return true
+}
+
+// parkLooped parks c as park does, for the loop to drive when its client
+// sends again (loop.go); it runs on the loop's goroutine. The socket is
+// first detached from Go's poller (detach), and registered here
+// edge-triggered, once for all: between requests it then costs the loop
+// no system call, and no read that finds nothing. An edge is reported
+// once per arrival, so the loop notes every event for the connection,
+// parked or not (c.unread), and drive reads only after one, until a read
+// comes back short.
+func (p *parker) parkLooped(c *conn) bool {
 	if p == nil {
 		return false
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.openLocked() || p.srv.shutdown.Load() {
+		return false
+	}
+	if c.raw < 0 && !p.detach(c) {
+		return false
+	}
+	if !c.edge {
+		// Registering reports bytes already there: nothing is missed.
+		if !p.register(c, c.raw, unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLET) {
+			return false
+		}
+		c.edge = true
+		p.edged[c.raw] = c
+	}
+	c.looped = true
+	p.parkLocked(c)
+	return true
+}
+
+// register adds c's descriptor to the epoll set, or changes its events.
+// p.mu is held.
+func (p *parker) register(c *conn, fd int, events uint32) bool {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	op := unix.EPOLL_CTL_ADD
+	if c.inEpoll {
+		op = unix.EPOLL_CTL_MOD
+	}
+	if unix.EpollCtl(p.epfd, op, fd, &ev) != nil {
+		return false
+	}
+	c.fd, c.inEpoll = fd, true
+	return true
+}
+
+// unregister takes c's descriptor out of the epoll set. p.mu is held.
+func (p *parker) unregister(c *conn) {
+	if c.inEpoll {
+		if p.epfd >= 0 {
+			unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+		}
+		c.inEpoll = false
+	}
+	if c.edge {
+		c.edge = false
+		if p.edged[c.fd] == c {
+			delete(p.edged, c.fd)
+		}
+	}
+}
+
+// parkLocked records c as parked. p.mu is held.
+func (p *parker) parkLocked(c *conn) {
+	c.idle.Store(true)
+	p.parked[c.fd] = c
+}
+
+// detach takes c's socket out of Go's poller, for the loop alone to
+// watch. Go's poller watches every socket it has, edge-triggered, for
+// reads and writes; for a socket no goroutine waits on, each event only
+// wakes the thread waiting in the poller, and for durable PUTs served by
+// the loop that was two wake-ups a request and a fifth of the server's
+// CPU (docs/PERFORMANCE.md). The socket is duplicated and nc closed,
+// which takes it out of the poller; c.raw is the duplicate. reattach
+// undoes it when a goroutine takes the connection over. p.mu is held; c
+// belongs to the loop.
+func (p *parker) detach(c *conn) bool {
 	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return false
@@ -94,13 +205,100 @@ func (p *parker) park(c *conn) bool {
 	if err != nil {
 		return false
 	}
-	fd := -1
-	if rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
+	raw := -1
+	var derr error
+	if rc.Control(func(f uintptr) { raw, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }) != nil || derr != nil {
 		return false
 	}
+	// An entry for the old descriptor, from an earlier park, would
+	// outlive its close: the duplicate keeps the socket open.
+	p.unregister(c)
+	c.nc.Close() // Go's poller lets go of it; the socket stays, as raw
+	c.raw, c.fd = raw, raw
+	return true
+}
+
+// reattach gives a detached connection back to Go's poller, as a new
+// net.Conn, for a goroutine to serve. It reports false, having closed
+// the socket, if the server has been closed or the socket failed. c
+// belongs to the caller, not to the parker.
+func (p *parker) reattach(c *conn) bool {
+	raw := c.raw
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || p.srv.shutdown.Load() {
+	p.unregister(c)
+	p.mu.Unlock()
+	c.raw = -1
+	f := os.NewFile(uintptr(raw), "")
+	nc, err := net.FileConn(f) // a duplicate, in Go's poller
+	f.Close()
+	if err != nil {
+		p.srv.logger().Warn("connection lost handing it over", "remote", c.req.RemoteAddr, "err", err)
+		return false
+	}
+	s := p.srv
+	s.mu.Lock()
+	c.nc = nc // Close reads it under s.mu
+	s.mu.Unlock()
+	c.sock.Init(nc)
+	// The deadlines noted were the old socket's; the new one has none.
+	c.readBy, c.readByIdle, c.writeBy = time.Time{}, false, time.Time{}
+	if c.ctx.Err() != nil { // Close has been: it may not have seen nc
+		nc.Close()
+		return false
+	}
+	return true
+}
+
+// closeSocket closes c's socket, detached or not. c belongs to the
+// caller, and is not parked.
+func (p *parker) closeSocket(c *conn) {
+	if c.raw < 0 {
+		c.nc.Close()
+		return
+	}
+	p.mu.Lock()
+	p.unregister(c)
+	p.mu.Unlock()
+	unix.Close(c.raw)
+	c.raw = -1
+}
+
+// forget drops c, which has ended, from the parker's records. Its socket
+// is closed, which took it out of the epoll set, and its descriptor may
+// already be another connection's: it must not be touched.
+func (p *parker) forget(c *conn) {
+	if p == nil || !c.inEpoll && !c.edge {
+		return
+	}
+	p.mu.Lock()
+	if p.edged[c.fd] == c {
+		delete(p.edged, c.fd)
+	}
+	c.inEpoll, c.edge = false, false
+	p.mu.Unlock()
+}
+
+// descriptor returns c's socket descriptor, or -1.
+func descriptor(c *conn) int {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	if rc.Control(func(f uintptr) { fd = int(f) }) != nil {
+		return -1
+	}
+	return fd
+}
+
+// openLocked makes the epoll instance if it is not made yet, and reports
+// whether the parker is open. p.mu is held.
+func (p *parker) openLocked() bool {
+	if p.closed {
 		return false
 	}
 	p.start.Do(func() {
@@ -108,20 +306,41 @@ func (p *parker) park(c *conn) bool {
 			p.srv.logger().Warn("idle connections stay on their goroutines", "err", err)
 		}
 	})
-	if p.epfd < 0 {
+	return p.epfd >= 0
+}
+
+// complete queues c, whose deferred response is complete, for the loop to
+// send, and reports false if the parker is closed: the caller sends it.
+func (p *parker) complete(c *conn) bool {
+	if p == nil {
 		return false
 	}
-	// Level-triggered, once: bytes that arrived before this call wake the
-	// connection at once; the loop removes it before handing it back.
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(fd)}
-	if unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev) != nil {
+	p.mu.Lock()
+	if !p.openLocked() {
+		p.mu.Unlock()
 		return false
 	}
-	c.fd = fd
-	c.idle.Store(true)
-	p.parked[fd] = c
-	p.parks++
+	if len(p.ready) == 0 {
+		// Under p.mu, which stop holds to close wakefd.
+		one := [8]byte{1}
+		unix.Write(p.wakefd, one[:])
+	}
+	p.ready = append(p.ready, c)
+	p.mu.Unlock()
 	return true
+}
+
+// takeReady returns the completed connections queued for the loop, and
+// whether the parker is closed: the loop then hands them to goroutines.
+func (p *parker) takeReady(into []*conn) ([]*conn, bool) {
+	var buf [8]byte
+	unix.Read(p.wakefd, buf[:]) // reset the eventfd before looking
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	into = append(into[:0], p.ready...)
+	clear(p.ready)
+	p.ready = p.ready[:0]
+	return into, p.closed
 }
 
 // collectAfter is how many parked goroutines' stacks make it worth a
@@ -168,23 +387,35 @@ func (p *parker) collect() {
 	}
 }
 
-// take removes the connection parked on fd, if any, from the parker and
-// from its epoll set; the caller owns it then.
+// take removes the connection parked on fd, if any, from the parker; the
+// caller owns it then. An event for a connection registered
+// edge-triggered is noted (c.unread), whoever owns it.
 func (p *parker) take(fd int) *conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if c := p.edged[fd]; c != nil {
+		c.unread.Store(true)
+	}
 	c := p.parked[fd]
 	if c != nil {
 		delete(p.parked, fd)
-		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 	}
 	return c
 }
 
-// loop hands readable connections back to goroutines and ends those past
+// loop hands readable connections back to goroutines, or drives them
+// itself (loop.go), sends deferred responses, and ends connections past
 // their idle timeout, until stop.
 func (p *parker) loop() {
-	defer close(p.done)
+	var ready []*conn
+	defer func() {
+		// Responses completed meanwhile go out from goroutines.
+		ready, _ = p.takeReady(ready)
+		for _, c := range ready {
+			go c.resumeAnswer()
+		}
+		close(p.done)
+	}()
 	events := make([]unix.EpollEvent, 256)
 	next := time.Now().Add(sweepEvery)
 	for {
@@ -193,17 +424,42 @@ func (p *parker) loop() {
 			p.srv.logger().Error("idle connections: epoll", "err", err)
 			return
 		}
-		for _, ev := range events[:max(n, 0)] {
-			if ev.Fd == wakeData {
+		evs := events[:max(n, 0)]
+		// Deferred responses first: their clients have waited for a sync
+		// already, and the requests that arrived meanwhile join the next.
+		for _, ev := range evs {
+			if ev.Fd != wakeData {
+				continue
+			}
+			var closed bool
+			if ready, closed = p.takeReady(ready); closed {
+				for _, c := range ready {
+					go c.resumeAnswer()
+				}
 				return
 			}
+			for i, c := range ready {
+				ready[i] = nil
+				c.answer()
+				c.drive()
+			}
+		}
+		for _, ev := range evs {
+			if ev.Fd == wakeData {
+				continue
+			}
 			if c := p.take(int(ev.Fd)); c != nil {
-				go c.resume()
+				if c.looped {
+					c.drive()
+				} else {
+					go c.resume()
+				}
 			}
 		}
 		if now := time.Now(); !now.Before(next) {
 			p.collect()
 			p.sweep(func(c *conn) bool { return !now.Before(c.phaseEnd) })
+			p.trim(now)
 			next = now.Add(sweepEvery)
 		}
 	}
@@ -219,14 +475,29 @@ func (p *parker) sweep(match func(*conn) bool) {
 	for fd, c := range p.parked {
 		if match(c) {
 			delete(p.parked, fd)
-			unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+			p.unregister(c)
 			ended = append(ended, c)
 		}
 	}
 	p.mu.Unlock()
 	for _, c := range ended {
-		c.nc.Close()
+		p.closeSocket(c)
 		c.end()
+	}
+}
+
+// trim lets go of the buffers of the connections parked by the loop that
+// have been idle for parkAfter: parkLooped keeps them, for a client that
+// sends again soon, and an idle one should cost what one parked by park
+// does. They are allocated again when it sends.
+func (p *parker) trim(now time.Time) {
+	idleFor := durationOr(p.srv.IdleTimeout, DefaultIdleTimeout) - p.srv.parkAfter()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.parked {
+		if c.looped && c.out != nil && !now.Before(c.phaseEnd.Add(-idleFor)) {
+			c.releaseBuffers()
+		}
 	}
 }
 
@@ -247,13 +518,25 @@ func (p *parker) stop() {
 		return
 	}
 	p.closeAll()
+	// The detached connections still open wait for a deferred response
+	// (or are being driven): their clients see the close now. Shut down,
+	// not closed: the descriptor stays theirs until their owner closes it,
+	// so it cannot be reused meanwhile.
+	p.mu.Lock()
+	for fd := range p.edged {
+		unix.Shutdown(fd, unix.SHUT_RDWR)
+	}
+	p.mu.Unlock()
 	p.start.Do(func() {}) // no epoll instance from now on
 	if p.epfd >= 0 {
 		one := [8]byte{1}
 		unix.Write(p.wakefd, one[:])
 		<-p.done
+		p.mu.Lock()
 		unix.Close(p.epfd)
 		unix.Close(p.wakefd)
+		p.epfd, p.wakefd = -1, -1 // unregister must not touch a reused number
+		p.mu.Unlock()
 	}
 }
 

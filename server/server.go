@@ -60,6 +60,9 @@ type Server struct {
 
 	clock  clock
 	parker *parker // nil where parking is not supported
+	// nonBlocking is Handler if it is a NonBlockingHandler and the event
+	// loop is supported (loop.go), else nil.
+	nonBlocking NonBlockingHandler
 	// bulk holds the turns for bulk work: connections past bulkAfter
 	// requests from one read hold one while they answer (see takeTurn).
 	bulk      chan struct{}
@@ -79,6 +82,9 @@ func (s *Server) init() {
 		s.conns = map[*conn]struct{}{}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.parker = newParker(s)
+		if h, ok := s.Handler.(NonBlockingHandler); ok && s.parker != nil {
+			s.nonBlocking = h
+		}
 		s.bulk = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	})
 }

@@ -1,0 +1,152 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"kvhttp/server"
+	"kvhttp/store"
+	"kvhttp/wire"
+)
+
+// asyncWriter is a Store that takes a write without waiting for it and
+// reports its outcome later (the embedded store: its committer calls then
+// after the sync that makes the write durable). With one, PUT and DELETE
+// of /kv/{key} are answered from the server's event loop: the handler
+// hands the write to the store and returns, and the answer goes once the
+// write is on disk (server.NonBlockingHandler).
+type asyncWriter interface {
+	PutAsync(key, value, contentType []byte, cond store.Cond, then func(store.Result, error)) error
+	DeleteAsync(key []byte, cond store.Cond, then func(store.Result, error)) error
+}
+
+var _ server.NonBlockingHandler = (*API)(nil)
+
+// TryServeHTTP answers, without blocking, a PUT or DELETE of /kv/{key}
+// whose preconditions map onto one store condition, when the store takes
+// writes asynchronously; everything else it declines, to ServeHTTP. It
+// declines rather than refuses: an invalid request gets its answer from
+// ServeHTTP, so that the two paths answer alike.
+func (a *API) TryServeHTTP(w *server.ResponseWriter, r *server.Request) bool {
+	if a.async == nil || len(r.Path) <= len(kvPrefix) || string(r.Path[:len(kvPrefix)]) != kvPrefix ||
+		r.Method != wire.MethodPut && r.Method != wire.MethodDelete {
+		return false
+	}
+	key, err := decodeKey(r.Path[len(kvPrefix):])
+	if err != nil || len(key) > a.maxKey() {
+		return false
+	}
+	cond, ok := preconditionsOf(r).direct(r.Method)
+	if !ok {
+		return false
+	}
+	var value, ct []byte
+	if r.Method == wire.MethodPut {
+		n := int64(0)
+		if r.Framing.Kind == wire.BodyLength {
+			n = r.Framing.Length
+		}
+		ct = r.Header.Get("Content-Type")
+		if n > int64(a.maxValue()) || len(ct) > store.MaxContentTypeLen || !a.bodies.TryAcquire(n) {
+			return false
+		}
+		defer a.bodies.Release(n) // the store copies the value
+		if value, err = readAll(r.Body, w.Buffer()[:0], int(n)); err != nil {
+			// The body was all there (the server offers no other), so
+			// this is a refused body; the server answers it.
+			a.refuseBody(w, err, a.maxValue())
+			return true
+		}
+		w.SetBuffer(value[:0]) // the response has no body
+	}
+	if !w.Later() {
+		a.writeProblem(w, errors.New("api: request body could not be read out"))
+		return true
+	}
+	p := newPendingWrite(a, w, r, key)
+	if r.Method == wire.MethodPut {
+		err = a.async.PutAsync(key, value, ct, cond, p.then)
+	} else {
+		err = a.async.DeleteAsync(key, cond, p.then)
+	}
+	if err != nil {
+		p.then(store.Result{}, err)
+	}
+	return true
+}
+
+// readAll reads a body of exactly n bytes into dst (reallocated if its
+// capacity is short), which has all arrived.
+func readAll(body *server.Body, dst []byte, n int) ([]byte, error) {
+	if cap(dst) < n {
+		dst = make([]byte, 0, n)
+	}
+	dst = dst[:n]
+	for off := 0; off < n; {
+		k, err := body.Read(dst[off:])
+		off += k
+		if err != nil && (off < n || !errors.Is(err, io.EOF)) {
+			return dst[:off], err
+		}
+	}
+	return dst, nil
+}
+
+// A pendingWrite is a PUT or DELETE waiting for its store write: then
+// writes its answer and sends it. Pooled, with then made once, so that a
+// deferred write allocates nothing.
+type pendingWrite struct {
+	a       *API
+	w       *server.ResponseWriter
+	put     bool
+	anyCond bool   // the request had preconditions
+	key     []byte // a copy: the request is gone when then runs
+	then    func(store.Result, error)
+}
+
+var pendingPool = sync.Pool{New: func() any { return new(pendingWrite) }}
+
+func newPendingWrite(a *API, w *server.ResponseWriter, r *server.Request, key []byte) *pendingWrite {
+	p := pendingPool.Get().(*pendingWrite)
+	if p.then == nil {
+		p.then = p.finish // once per pooled value
+	}
+	p.a, p.w = a, w
+	p.put = r.Method == wire.MethodPut
+	p.anyCond = preconditionsOf(r).any()
+	p.key = append(p.key[:0], key...)
+	return p
+}
+
+// finish answers as putKey and deleteKey do for the same outcome.
+func (p *pendingWrite) finish(res store.Result, err error) {
+	a, w, key := p.a, p.w, p.key
+	switch {
+	case p.anyCond && condFailed(err):
+		err = fmt.Errorf("%w: %q", ErrPrecondition, clip(key))
+	case !p.put && errors.Is(err, store.ErrNotFound):
+		err = fmt.Errorf("%w: %q", ErrKeyNotFound, clip(key))
+	}
+	switch {
+	case err != nil:
+		a.writeProblem(w, err)
+	case !p.put:
+		w.WriteHeader(204)
+	case !res.Created:
+		a.addETag(w, res.Version)
+		w.WriteHeader(204)
+	default:
+		a.addETag(w, res.Version)
+		var loc [512]byte
+		w.Header().AddBytes("Location", appendEscaped(append(loc[:0], kvPrefix...), key))
+		w.WriteHeader(201)
+	}
+	p.a, p.w = nil, nil
+	if cap(p.key) > 4<<10 {
+		p.key = nil
+	}
+	pendingPool.Put(p)
+	w.Done()
+}
