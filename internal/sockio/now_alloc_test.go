@@ -6,6 +6,7 @@
 package sockio_test
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 
@@ -34,7 +35,7 @@ func TestNowAllocs(t *testing.T) {
 			got += n
 		}
 		// And once all is read, ErrWouldBlock.
-		if _, err := sb.ReadNow(buf); err != sockio.ErrWouldBlock {
+		if _, err := sb.ReadNow(buf); !errors.Is(err, sockio.ErrWouldBlock) {
 			t.Fatalf("ReadNow: got %v; want %v", err, sockio.ErrWouldBlock)
 		}
 	})

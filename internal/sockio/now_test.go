@@ -27,7 +27,7 @@ func pollReadNow(t testing.TB, s *sockio.Conn, buf []byte) (int, error) {
 	deadline := time.Now().Add(nowWait)
 	for {
 		n, err := s.ReadNow(buf)
-		if err != sockio.ErrWouldBlock {
+		if !errors.Is(err, sockio.ErrWouldBlock) {
 			return n, err
 		}
 		if time.Now().After(deadline) {
@@ -60,7 +60,7 @@ func readNowFull(t testing.TB, s *sockio.Conn, buf, want []byte) {
 // wantWouldBlock checks that a call returned (0, ErrWouldBlock).
 func wantWouldBlock(t testing.TB, what string, n int, err error) {
 	t.Helper()
-	if err != sockio.ErrWouldBlock {
+	if !errors.Is(err, sockio.ErrWouldBlock) {
 		t.Fatalf("%s: got %v; want %v", what, err, sockio.ErrWouldBlock)
 	}
 	if n != 0 {
@@ -220,7 +220,7 @@ func TestWriteNow(t *testing.T) {
 					t.Fatalf("WriteNow: got all %v bytes written; want %v first", written, sockio.ErrWouldBlock)
 				}
 			}
-			if err != sockio.ErrWouldBlock {
+			if !errors.Is(err, sockio.ErrWouldBlock) {
 				t.Fatalf("WriteNow: got %v; want %v", err, sockio.ErrWouldBlock)
 			}
 			if written <= 0 || written >= len(big) {
