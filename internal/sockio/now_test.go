@@ -144,7 +144,7 @@ func TestReadNow(t *testing.T) {
 			peer.Close()
 			buf := make([]byte, 10)
 			for i := range 2 { // and again once the end was seen
-				if n, err := pollReadNow(t, s, buf); n != 0 || err != io.EOF {
+				if n, err := pollReadNow(t, s, buf); n != 0 || !errors.Is(err, io.EOF) {
 					t.Fatalf("ReadNow %d after the peer closed: got %v, %v; want %v, %v", i, n, err, 0, io.EOF)
 				}
 			}
@@ -156,7 +156,7 @@ func TestReadNow(t *testing.T) {
 			peer.Close()
 			buf := make([]byte, 10)
 			readNowFull(t, s, buf, hello)
-			if n, err := pollReadNow(t, s, buf); n != 0 || err != io.EOF {
+			if n, err := pollReadNow(t, s, buf); n != 0 || !errors.Is(err, io.EOF) {
 				t.Fatalf("ReadNow after the data: got %v, %v; want %v, %v", n, err, 0, io.EOF)
 			}
 		}},
