@@ -16,7 +16,9 @@ import (
 // A durable write costs one append to the write-ahead log and one
 // fdatasync whether the batch holds one write or a thousand, so Put,
 // Delete and PutAll do not each sync. They hand a writeOp to the Store's
-// queue and wait; one committer goroutine takes everything waiting, up to
+// queue and wait (PutAsync and DeleteAsync hand it with a completion and
+// return, and the committer calls the completion where it would wake a
+// writer); one committer goroutine takes everything waiting, up to
 // maxBatchOps operations or maxBatchBytes of keys and records, applies
 // the operations in queue order to a staging memtable, appends the
 // batch's outcome to the log as one frame, syncs it, adds it to the
