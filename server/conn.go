@@ -233,10 +233,7 @@ func (c *conn) nextRequest() (*wire.Request, error) {
 // deferred the response (ResponseWriter.Later): the connection then
 // belongs to the handler until it calls Done.
 func (c *conn) handle(r *wire.Request) (deferred bool) {
-	c.requests++
-	c.req.Request = r
-	c.body.err = nil
-	c.w.reset()
+	c.begin(r)
 	switch {
 	case r.Expect == wire.ExpectUnknown:
 		c.w.writeProblem(417, "the only expectation supported is 100-continue")
@@ -256,6 +253,14 @@ func (c *conn) handle(r *wire.Request) (deferred bool) {
 	c.declined = false
 	c.finish()
 	return false
+}
+
+// begin makes r the request being handled, with an empty response.
+func (c *conn) begin(r *wire.Request) {
+	c.requests++
+	c.req.Request = r
+	c.body.err = nil
+	c.w.reset()
 }
 
 // finish completes the response once the handler has returned: it reads

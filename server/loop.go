@@ -63,13 +63,10 @@ func (c *conn) completed() {
 	}
 }
 
-// answer encodes the deferred response. Later has read the body out.
-func (c *conn) answer() { c.respond() }
-
 // resumeAnswer sends a deferred response from a goroutine, which then
 // goes on serving the connection.
 func (c *conn) resumeAnswer() {
-	c.answer()
+	c.respond() // Later read the body out: the response is all there is
 	c.handOver()
 }
 
@@ -112,10 +109,7 @@ func (c *conn) drive() {
 				return
 			}
 			c.sinceRead++
-			c.requests++
-			c.req.Request = r
-			c.body.err = nil
-			c.w.reset()
+			c.begin(r)
 			if !c.run(true) {
 				// Declined: its goroutine serves it, handling it anew.
 				c.requests--

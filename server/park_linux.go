@@ -197,17 +197,9 @@ func (p *parker) parkLocked(c *conn) {
 // undoes it when a goroutine takes the connection over. p.mu is held; c
 // belongs to the loop.
 func (p *parker) detach(c *conn) bool {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
 	raw := -1
-	var derr error
-	if rc.Control(func(f uintptr) { raw, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }) != nil || derr != nil {
+	var err error
+	if !withFD(c, func(fd uintptr) { raw, err = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }) || err != nil {
 		return false
 	}
 	// An entry for the old descriptor, from an earlier park, would
@@ -280,19 +272,22 @@ func (p *parker) forget(c *conn) {
 
 // descriptor returns c's socket descriptor, or -1.
 func descriptor(c *conn) int {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
-		return -1
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return -1
-	}
 	fd := -1
-	if rc.Control(func(f uintptr) { fd = int(f) }) != nil {
+	if !withFD(c, func(f uintptr) { fd = int(f) }) {
 		return -1
 	}
 	return fd
+}
+
+// withFD calls fn with c's socket descriptor, which stays open during
+// the call, and reports false if it could not.
+func withFD(c *conn, fn func(fd uintptr)) bool {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	return err == nil && rc.Control(fn) == nil
 }
 
 // openLocked makes the epoll instance if it is not made yet, and reports
@@ -440,7 +435,7 @@ func (p *parker) loop() {
 			}
 			for i, c := range ready {
 				ready[i] = nil
-				c.answer()
+				c.respond() // Later read the body out
 				c.drive()
 			}
 		}
