@@ -238,19 +238,19 @@ func (c *conn) handle(r *wire.Request) (deferred bool) {
 	case r.Expect == wire.ExpectUnknown:
 		c.w.writeProblem(417, "the only expectation supported is 100-continue")
 	case !c.declined && c.offerable(r) && c.run(true):
-		if c.w.later {
-			// Before the hand-over: Done may bring the connection back
-			// to the loop at once, and it is not this goroutine's then.
-			c.endTurn()
-			c.unread.Store(true) // read before parking: no event says what came meanwhile
-			if c.w.deferred() {
-				return true
-			}
-		}
 	default:
 		c.run(false)
 	}
 	c.declined = false
+	if c.w.later {
+		// Before the hand-over: Done may bring the connection back to the
+		// loop at once, and it is not this goroutine's then.
+		c.endTurn()
+		c.unread.Store(true) // read before parking: no event says what came meanwhile
+		if c.w.deferred() {
+			return true
+		}
+	}
 	c.finish()
 	return false
 }
