@@ -54,6 +54,7 @@ func TestLaterFromServeHTTP(t *testing.T) {
 			t.Fatalf("request %d: %v", i, err)
 		}
 		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
 		if resp.StatusCode != 201 || string(got) != "got "+body {
 			t.Errorf("request %d: got %d %q; want 201 %q", i, resp.StatusCode, got, "got "+body)
 		}
