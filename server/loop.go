@@ -19,7 +19,9 @@ import (
 // serves what the client sent next the same way, parsing and offering
 // each request to TryServeHTTP, until nothing is left to read. Then the
 // connection waits in the parker's epoll set, not in a goroutine, and
-// the loop drives it again when it becomes readable. The loop never
+// the loop drives it again when it becomes readable. Meanwhile its socket
+// is out of Go's poller, read and written by descriptor (parker.detach);
+// a goroutine that takes it over gets it back as a new net.Conn. The loop never
 // waits on one connection: whenever it would (a request that has not
 // fully arrived, a handler that declines, a socket buffer full, a
 // response that closes the connection), it hands the connection to a
