@@ -158,30 +158,32 @@ func WriteFD(fd int, p []byte) (int, error) {
 	return written, nil
 }
 
-// readNow is ReadNow's callback.
+// readNow is ReadNow's callback: ReadFD, its errors wrapped as Read's.
 func (c *Conn) readNow(fd uintptr) {
-	for {
-		n, errno := rawRead(fd, c.rbuf)
-		switch errno {
-		case 0:
-			c.rn = n
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			c.rerr = ErrWouldBlock
-		default:
-			c.rerr = c.opError("read", os.NewSyscallError("read", errno))
-		}
-		return
+	var err error
+	c.rn, err = ReadFD(int(fd), c.rbuf)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrWouldBlock):
+		c.rerr = ErrWouldBlock
+	case errors.Is(err, io.EOF):
+		c.rn = 0 // ReadNow reports the end
+	default:
+		c.rerr = c.opError("read", err)
 	}
 }
 
-// writeNow is WriteNow's callback.
+// writeNow is WriteNow's callback: WriteFD, its errors wrapped as
+// Write's.
 func (c *Conn) writeNow(fd uintptr) {
-	if !c.writeAll(fd) {
+	var err error
+	c.wn, err = WriteFD(int(fd), c.wbuf)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrWouldBlock):
 		c.werr = ErrWouldBlock
-	} else if c.werr != nil {
-		c.werr = c.opError("write", c.werr)
+	default:
+		c.werr = c.opError("write", err)
 	}
 }
 
