@@ -337,13 +337,7 @@ func TestLoopTimeouts(t *testing.T) {
 				waitFor(t, "the connection to be dropped", func() bool { return s.connCount() == 0 })
 				return
 			}
-			got, err := c.read()
-			if err != nil || got.Status != tc.status || !got.Close {
-				t.Fatalf("got %+v, %v; want %d with Connection: close", got, err, tc.status)
-			}
-			if err := c.closed(); err != nil {
-				t.Errorf("after the %d: %v; want the connection closed", tc.status, err)
-			}
+			c.mustBeRefused(t, tc.status)
 		})
 	}
 }

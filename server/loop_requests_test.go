@@ -218,13 +218,7 @@ func TestLoopMalformed(t *testing.T) {
 						t.Fatalf("the request before: got %+v, %v; want 201, before", got, err)
 					}
 				}
-				got, err := c.read()
-				if err != nil || got.Status != tc.status || !got.Close {
-					t.Fatalf("got %+v, %v; want %d with Connection: close", got, err, tc.status)
-				}
-				if err := c.closed(); err != nil {
-					t.Errorf("after the %d: %v; want the connection closed", tc.status, err)
-				}
+				c.mustBeRefused(t, tc.status)
 			})
 		}
 	}

@@ -411,6 +411,19 @@ func (c *client) closed() error {
 	return err
 }
 
+// mustBeRefused reads a reply that must have the status and
+// "Connection: close", and checks that the connection then closes.
+func (c *client) mustBeRefused(t *testing.T, status int) {
+	t.Helper()
+	got, err := c.read()
+	if err != nil || got.Status != status || !got.Close {
+		t.Fatalf("got %+v, %v; want %d with Connection: close", got, err, status)
+	}
+	if err := c.closed(); err != nil {
+		t.Errorf("after the %d: %v; want the connection closed", status, err)
+	}
+}
+
 // mustRoundTrip sends raw and checks the reply.
 func (c *client) mustRoundTrip(t *testing.T, raw string, want reply) {
 	t.Helper()
