@@ -313,9 +313,16 @@ func (s *Store) fill(batch []*writeOp) []*writeOp {
 }
 
 // commit applies batch in order, logs its outcome, and wakes every
-// writer, each with its own outcome, or all with the log's error.
+// writer, each with its own outcome, or all with the log's error. The
+// caller holds commitMu.
 func (s *Store) commit(batch []*writeOp) {
-	err := s.logBatch(batch)
+	s.complete(batch, s.logBatch(batch))
+}
+
+// complete ends the commit of batch, whose log append (and sync) ended
+// with err: it makes the staged writes visible to reads, unless err, and
+// hands every writer its outcome. The caller holds commitMu.
+func (s *Store) complete(batch []*writeOp, err error) {
 	s.commits.Add(1)
 	if err != nil {
 		err = fmt.Errorf("commit of %d writes: %w", len(batch), err)
@@ -335,10 +342,8 @@ func (s *Store) commit(batch []*writeOp) {
 
 // logBatch applies batch to a fresh staging memtable and writes the
 // outcome to the log, synced. On error nothing of the batch is kept:
-// not the staging, not the versions drawn, not the frame. A panic, which
-// bbolt raises reading pages it cannot make sense of, becomes the batch's
-// error, and the committer lives on for the other writers, as the server
-// lives on after a handler's panic.
+// not the staging, not the versions drawn, not the frame. A panic
+// becomes the batch's error, as in stage.
 func (s *Store) logBatch(batch []*writeOp) (err error) {
 	seq := s.seq
 	defer func() {
@@ -346,39 +351,78 @@ func (s *Store) logBatch(batch []*writeOp) (err error) {
 			err = panicError(v)
 		}
 		if err != nil {
-			s.seq = seq
-			s.staged.reset()
+			s.unstage(seq)
+		}
+	}()
+	logged, err := s.stage(batch)
+	if err == nil && logged {
+		if err = s.seg.append(s.frame, s.logSync); err != nil {
+			err = s.logError(err)
+		}
+	}
+	if err == nil {
+		s.keepFrame()
+	}
+	return err
+}
+
+// stage applies batch to a fresh staging memtable and encodes the
+// outcome as a log frame in s.frame, making the generation's segment if
+// there is none yet. It reports false when there is nothing to log (the
+// batch's conditions all failed). On error the caller drops what stage
+// did with unstage. A panic, which bbolt raises reading pages it cannot
+// make sense of, becomes the batch's error, and the committer lives on
+// for the other writers, as the server lives on after a handler's panic.
+func (s *Store) stage(batch []*writeOp) (logged bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(v)
 		}
 	}()
 	if err := s.canLog(); err != nil {
-		return err
+		return false, err
 	}
 	s.staged.reset()
 	for _, op := range batch {
 		s.apply(op)
 	}
 	if s.staged.len() == 0 {
-		return nil // only failed conditions: nothing to make durable
+		return false, nil // only failed conditions: nothing to make durable
 	}
 	s.staged.maxSeq = s.seq
 	if s.seg == nil {
 		sg, err := createSegment(s.dir, s.ov.active.gen, s.takeSpare())
 		if err != nil {
-			return fmt.Errorf("write-ahead log: %w", err)
+			return false, fmt.Errorf("write-ahead log: %w", err)
 		}
 		s.seg = sg
 	}
 	s.frame = appendFrame(s.frame[:0], s.seg.gen, s.seq, s.staged)
-	if err := s.seg.append(s.frame, s.logSync); err != nil {
-		if errors.Is(err, errLogBroken) {
-			s.broken = err
-		}
-		return fmt.Errorf("write-ahead log: %w", err)
+	return true, nil
+}
+
+// unstage drops what stage did for a batch that failed: the staging and
+// the versions drawn since the counter was seq.
+func (s *Store) unstage(seq uint64) {
+	s.seq = seq
+	s.staged.reset()
+}
+
+// logError wraps the error of a log append; a log that could not be cut
+// back takes no more writes.
+func (s *Store) logError(err error) error {
+	if errors.Is(err, errLogBroken) {
+		s.broken = err
 	}
+	return fmt.Errorf("write-ahead log: %w", err)
+}
+
+// keepFrame keeps the frame buffer for the next batch, unless one huge
+// PutAll made it so large that it should not stay pinned.
+func (s *Store) keepFrame() {
 	if cap(s.frame) > maxPooledRec*16 {
-		s.frame = nil // one huge PutAll does not pin its frame
+		s.frame = nil
 	}
-	return nil
 }
 
 // panicError turns a recovered panic value into an error.

@@ -106,15 +106,28 @@ func prepareFile(path string, flag int, hdr []byte) (*os.File, error) {
 // were told it failed; if even that fails, the error wraps errLogBroken
 // and the segment must not be written again.
 func (sg *segment) append(frame []byte, sync func(*os.File) error) error {
-	err := sg.grow(sg.off + int64(len(frame)))
-	if err == nil {
-		err = writeFrameAt(sg.f, frame, sg.off)
-	}
+	err := sg.write(frame)
 	if err == nil {
 		err = sync(sg.f)
 	}
+	return sg.settle(len(frame), err)
+}
+
+// write writes frame after the segment's last frame, unsynced. The append
+// ends with settle, once the frame's sync has returned.
+func (sg *segment) write(frame []byte) error {
+	if err := sg.grow(sg.off + int64(len(frame))); err != nil {
+		return err
+	}
+	return writeFrameAt(sg.f, frame, sg.off)
+}
+
+// settle ends the append of an n-byte frame whose write and sync ended
+// with err: on success the frame becomes the segment's last good one; on
+// failure the segment is cut back as append says.
+func (sg *segment) settle(n int, err error) error {
 	if err == nil {
-		sg.off += int64(len(frame))
+		sg.off += int64(n)
 		return nil
 	}
 	if terr := sg.cut(); terr != nil {
