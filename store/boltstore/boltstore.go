@@ -82,6 +82,21 @@ type Store struct {
 	// so that one caller's writes keep their order. At most maxOver.
 	overMu sync.Mutex
 	over   []*writeOp
+	// queued counts the operations sent to queue and not yet committed:
+	// CommitHeld leaves writes to the committer while any are, so that
+	// none overtakes one made before it.
+	queued atomic.Int64
+	// holds counts the HoldWrites not yet ended by CommitHeld: while it
+	// is not zero, asynchronous writes wait in over (held.go).
+	holds atomic.Int32
+	// commitMu makes commits one at a time: the committer's, and those
+	// CommitHeld starts, which hold it until their sync has ended. It
+	// guards what the committer owns (below).
+	commitMu sync.Mutex
+	held     heldCommits
+	// nudge asks the committer to see whether a checkpoint is due, after
+	// a commit it did not make.
+	nudge chan struct{}
 	// stopped is closed when the committer has returned, having committed
 	// everything queued before Close.
 	stopped chan struct{}
@@ -100,7 +115,8 @@ type Store struct {
 	ov    overlay    // logged writes not yet in bbolt
 	dir   string
 
-	// Owned by the committer (commitLoop and what it calls).
+	// Owned by the committer (commitLoop and what it calls) and by
+	// CommitHeld: whoever holds commitMu.
 	seq          uint64        // the version counter: the last version issued
 	seg          *segment      // the segment being appended to; nil before the first batch of a generation
 	staged       *memtable     // the batch being committed
@@ -169,6 +185,7 @@ func open(dir string, opts *Options) (*Store, error) {
 		dir:          dir,
 		queue:        make(chan *writeOp, queueLen),
 		stopped:      make(chan struct{}),
+		nudge:        make(chan struct{}, 1),
 		commitTx:     db.Update,
 		logSync:      fdatasync,
 		snaps:        newSnapshots(),
@@ -186,6 +203,9 @@ func open(dir string, opts *Options) (*Store, error) {
 	}
 	if a := newAIOSyncer(); a != nil {
 		s.aio, s.logSync = a, a.fdatasync
+		if h := newAIOSyncer(); h != nil { // or the committer commits all
+			s.held.aio, s.held.startSync = h, h.start
+		}
 	}
 	return s, nil
 }
@@ -324,6 +344,7 @@ func (s *Store) Close() error {
 		s.closed.Store(true)
 		close(s.queue)
 		s.mu.Unlock()
+		s.stopHeld() // the committer may wait for a held commit's sync
 		<-s.stopped
 		// bbolt's Close waits for read transactions: end the snapshots,
 		// and begin none again.
@@ -335,8 +356,11 @@ func (s *Store) Close() error {
 		if cerr := s.db.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("boltstore: close %s: %w", s.path, cerr))
 		}
-		if s.aio != nil {
-			if aerr := s.aio.Close(); aerr != nil {
+		for _, a := range []*aioSyncer{s.aio, s.held.aio} {
+			if a == nil {
+				continue
+			}
+			if aerr := a.Close(); aerr != nil {
 				err = errors.Join(err, fmt.Errorf("boltstore: close %s: %w", s.path, aerr))
 			}
 		}

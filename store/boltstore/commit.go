@@ -144,11 +144,13 @@ func (s *Store) submit(op *writeOp, name string, key []byte, then func(store.Res
 	}
 	s.overMu.Lock()
 	defer s.overMu.Unlock()
-	if len(s.over) == 0 {
+	if len(s.over) == 0 && s.holds.Load() == 0 {
+		s.queued.Add(1)
 		select {
 		case s.queue <- op:
 			return nil
 		default:
+			s.queued.Add(-1)
 		}
 	}
 	if len(s.over) >= maxOver {
@@ -173,11 +175,13 @@ func (s *Store) refill() {
 	defer s.overMu.Unlock()
 	n := 0
 	for _, op := range s.over {
+		s.queued.Add(1)
 		select {
 		case s.queue <- op:
 			n++
 			continue
 		default:
+			s.queued.Add(-1)
 		}
 		break
 	}
@@ -226,6 +230,7 @@ func (s *Store) enqueue(ctx context.Context, op *writeOp) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	s.queued.Add(1)
 	select {
 	case s.queue <- op:
 		return nil
@@ -235,6 +240,7 @@ func (s *Store) enqueue(ctx context.Context, op *writeOp) error {
 	case s.queue <- op:
 		return nil
 	case <-ctx.Done():
+		s.queued.Add(-1)
 		return ctx.Err()
 	}
 }
@@ -259,13 +265,20 @@ func (s *Store) commitLoop() {
 		select {
 		case o, ok := <-s.queue:
 			if !ok {
+				s.commitMu.Lock()
+				defer s.commitMu.Unlock()
 				s.drainOver()
 				s.finish()
 				return
 			}
 			op = o
 		case <-tick.C:
+		case <-s.nudge:
+		}
+		if op == nil {
+			s.commitMu.Lock()
 			s.maybeCheckpoint(false)
+			s.commitMu.Unlock()
 			continue
 		}
 		batch = s.fill(append(batch[:0], op))
@@ -283,10 +296,13 @@ func (s *Store) commitLoop() {
 			batch = s.fill(batch)
 		}
 		last = len(batch)
+		s.commitMu.Lock()
 		s.commit(batch)
+		s.queued.Add(-int64(len(batch)))
+		s.maybeCheckpoint(false) // may wait for a checkpoint: back-pressure
+		s.commitMu.Unlock()
 		clear(batch) // keep no op alive: its writer may reuse it
 		s.refill()
-		s.maybeCheckpoint(false)
 	}
 }
 

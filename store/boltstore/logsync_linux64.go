@@ -116,40 +116,80 @@ func newAIOSyncer() *aioSyncer {
 // fdatasync makes f's written data durable, as fdatasync does, and
 // returns its error.
 func (a *aioSyncer) fdatasync(f *os.File) error {
+	if async, err := a.start(f); !async {
+		return err
+	}
+	return a.await()
+}
+
+// start starts an fdatasync of f and reports true, or, where the kernel
+// refuses to start one, syncs f with fdatasync and reports false with
+// its outcome.
+func (a *aioSyncer) start(f *os.File) (async bool, err error) {
 	if a.refused {
-		return fdatasync(f)
+		return false, fdatasync(f)
 	}
 	switch err := a.submit(f); {
 	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS):
 		a.refused = true // a kernel or file system without it
-		return fdatasync(f)
+		return false, fdatasync(f)
 	case errors.Is(err, unix.EAGAIN):
-		return fdatasync(f) // the kernel is short of aio resources: this once
+		return false, fdatasync(f) // the kernel is short of aio resources: this once
 	case err != nil:
-		return err
+		return false, err
 	}
+	return true, nil
+}
+
+// await waits for the sync start started and returns its outcome.
+func (a *aioSyncer) await() error {
 	for {
 		if err := a.wait(); err != nil {
 			return err
 		}
-		// Reap every completion there is; ours is among them unless the
-		// eventfd also counted an earlier one.
-		var evs [aioEvents]ioEvent
-		ts := unix.Timespec{}
-		n, _, e := unix.RawSyscall6(unix.SYS_IO_GETEVENTS, a.ctx, 0, aioEvents, uintptr(unsafe.Pointer(&evs[0])), uintptr(unsafe.Pointer(&ts)), 0)
-		if e != 0 && e != unix.EINTR {
-			return os.NewSyscallError("io_getevents", e)
-		}
-		for _, ev := range evs[:n] {
-			if ev.data != a.seq {
-				continue
-			}
-			if ev.res < 0 {
-				return os.NewSyscallError("fdatasync", unix.Errno(-ev.res))
-			}
-			return nil
+		// Ours is among the completions unless the eventfd also counted
+		// an earlier one.
+		if done, err := a.collect(); done {
+			return err
 		}
 	}
+}
+
+// poll reports, without waiting, whether the sync start started has
+// ended, and its outcome. It resets the eventfd's count.
+func (a *aioSyncer) poll() (bool, error) {
+	a.rerr = nil
+	a.readCount(uintptr(a.efd))
+	return a.collect()
+}
+
+// fd returns the eventfd that each completion signals.
+func (a *aioSyncer) fd() int { return a.efd }
+
+// collect reaps every completion there is, without waiting, and reports
+// whether the last sync submitted is among them, with its outcome. A
+// failure to reap is reported as that sync's.
+func (a *aioSyncer) collect() (bool, error) {
+	var evs [aioEvents]ioEvent
+	ts := unix.Timespec{}
+	var n uintptr
+	e := unix.EINTR
+	for e == unix.EINTR {
+		n, _, e = unix.RawSyscall6(unix.SYS_IO_GETEVENTS, a.ctx, 0, aioEvents, uintptr(unsafe.Pointer(&evs[0])), uintptr(unsafe.Pointer(&ts)), 0)
+	}
+	if e != 0 {
+		return true, os.NewSyscallError("io_getevents", e)
+	}
+	for _, ev := range evs[:n] {
+		if ev.data != a.seq {
+			continue
+		}
+		if ev.res < 0 {
+			return true, os.NewSyscallError("fdatasync", unix.Errno(-ev.res))
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // submit starts an fdatasync of f whose completion carries the next seq.

@@ -2,7 +2,10 @@
 
 package boltstore
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // aioSyncer is 64-bit Linux's asynchronous fdatasync (logsync_linux64.go);
 // other systems sync the log with fdatasync.
@@ -13,6 +16,12 @@ func newAIOSyncer() *aioSyncer { return nil }
 
 // fdatasync is never called: newAIOSyncer returns nil.
 func (*aioSyncer) fdatasync(f *os.File) error { return fdatasync(f) }
+
+// The asynchronous calls are never made either.
+func (*aioSyncer) start(f *os.File) (bool, error) { return false, fdatasync(f) }
+func (*aioSyncer) await() error                   { return errors.ErrUnsupported }
+func (*aioSyncer) poll() (bool, error)            { return true, errors.ErrUnsupported }
+func (*aioSyncer) fd() int                        { return -1 }
 
 // Close releases nothing.
 func (*aioSyncer) Close() error { return nil }
