@@ -39,6 +39,7 @@ type API struct {
 	opts   Options
 	bodies *semaphore.Weighted // bytes of request bodies held in memory
 	async  asyncWriter         // store, if it takes writes without waiting
+	rounds roundWriter         // store, if it commits writes on the event loop
 }
 
 var _ server.Handler = (*API)(nil)
@@ -47,6 +48,9 @@ var _ server.Handler = (*API)(nil)
 func New(s Store, opts Options) *API {
 	a := &API{store: s, opts: opts, bodies: newBodyBudget(opts)}
 	a.async, _ = s.(asyncWriter)
+	if a.async != nil {
+		a.rounds, _ = s.(roundWriter)
+	}
 	return a
 }
 

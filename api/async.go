@@ -22,7 +22,52 @@ type asyncWriter interface {
 	DeleteAsync(key []byte, cond store.Cond, then func(store.Result, error)) error
 }
 
-var _ server.NonBlockingHandler = (*API)(nil)
+// roundWriter is an asyncWriter that can commit the writes of one round
+// of the server's event loop on the loop itself, without waiting for
+// their sync (the embedded store: see boltstore's HoldWrites). The API
+// passes the loop's rounds on to it (server.RoundHandler).
+type roundWriter interface {
+	asyncWriter
+	HoldWrites()
+	CommitHeld()
+	HeldSyncFD() int
+	HeldSynced()
+}
+
+var _ server.RoundHandler = (*API)(nil)
+
+// RoundFD returns the store's descriptor for the end of the syncs that
+// EndRound starts, or -1 when the store does not commit on the loop.
+func (a *API) RoundFD() int {
+	if a.rounds == nil {
+		return -1
+	}
+	return a.rounds.HeldSyncFD()
+}
+
+// BeginRound makes the store hold the writes of the loop's round, for
+// EndRound.
+func (a *API) BeginRound() {
+	if a.rounds != nil {
+		a.rounds.HoldWrites()
+	}
+}
+
+// EndRound has the store commit the round's writes together, without
+// waiting for their sync.
+func (a *API) EndRound() {
+	if a.rounds != nil {
+		a.rounds.CommitHeld()
+	}
+}
+
+// RoundEvent ends the commit whose sync RoundFD reports over: its writes
+// are answered.
+func (a *API) RoundEvent() {
+	if a.rounds != nil {
+		a.rounds.HeldSynced()
+	}
+}
 
 // TryServeHTTP answers, without blocking, a PUT or DELETE of /kv/{key}
 // whose preconditions map onto one store condition, when the store takes

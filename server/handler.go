@@ -43,6 +43,36 @@ type NonBlockingHandler interface {
 	TryServeHTTP(w *ResponseWriter, r *Request) bool
 }
 
+// A RoundHandler is a NonBlockingHandler that takes part in the event
+// loop's rounds. The loop works in rounds: it waits for events, sends the
+// deferred responses that are done, serves what the ready connections
+// sent (offering each request to TryServeHTTP), and waits again.
+// BeginRound and EndRound bracket a round, so that the handler can gather
+// the work the round's requests gave it and start it once, without
+// waiting: the API hands the round's durable writes to its store
+// together, and the store starts one log append and one sync for all of
+// them at EndRound. RoundFD is a descriptor the loop watches for the end
+// of such work; when it is readable, the loop calls RoundEvent as the
+// next round begins, and the responses it completes (Done) are sent in
+// that round. None of these may block: every connection of the loop
+// waits meanwhile. Only the loop calls them, one at a time, on Linux.
+type RoundHandler interface {
+	NonBlockingHandler
+	// RoundFD returns the descriptor to watch, or -1 for none. The loop
+	// asks once, when it starts, and watches it, level-triggered, until
+	// it stops; RoundEvent must make it unreadable again, or the loop
+	// spins. If the loop cannot watch it, it calls none of the methods
+	// below: the handler must then not rely on rounds.
+	RoundFD() int
+	// BeginRound begins a round, before any of its TryServeHTTP calls.
+	BeginRound()
+	// RoundEvent is called when RoundFD is readable, before BeginRound.
+	RoundEvent()
+	// EndRound ends the round BeginRound began, after its last
+	// TryServeHTTP.
+	EndRound()
+}
+
 // Request is a request being handled: its parsed head, its body and where
 // it came from.
 type Request struct {

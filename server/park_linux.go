@@ -3,12 +3,12 @@
 package server
 
 import (
-	"errors"
 	"net"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +39,13 @@ type parker struct {
 	wakefd int           // an eventfd: a write wakes loop (to stop, or to send)
 	start  sync.Once     // makes epfd and wakefd, under mu
 	done   chan struct{} // closed when loop returns
+	// waiting is the loop's wait for epfd in Go's poller (loop_linux.go).
+	waiting epollWait
+	// round is the handler taking part in the loop's rounds, if any
+	// (RoundHandler); reaping is set while its RoundEvent runs, when the
+	// responses it completes need no wake-up: the loop sends them next.
+	round   RoundHandler
+	reaping atomic.Bool
 
 	mu     sync.Mutex
 	parked map[int]*conn // by file descriptor
@@ -82,7 +89,13 @@ func (p *parker) open() error {
 		unix.Close(wakefd)
 		return err
 	}
+	if err := p.waiting.open(epfd); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return err
+	}
 	p.epfd, p.wakefd = epfd, wakefd
+	p.openRounds()
 	go p.loop()
 	return nil
 }
@@ -315,7 +328,7 @@ func (p *parker) complete(c *conn) bool {
 		p.mu.Unlock()
 		return false
 	}
-	if len(p.ready) == 0 {
+	if len(p.ready) == 0 && !p.reaping.Load() {
 		// Under p.mu, which stop holds to close wakefd.
 		one := [8]byte{1}
 		unix.Write(p.wakefd, one[:])
@@ -398,68 +411,6 @@ func (p *parker) take(fd int) *conn {
 	return c
 }
 
-// loop hands readable connections back to goroutines, or drives them
-// itself (loop.go), sends deferred responses, and ends connections past
-// their idle timeout, until stop.
-func (p *parker) loop() {
-	var ready []*conn
-	defer func() {
-		// Responses completed meanwhile go out from goroutines.
-		ready, _ = p.takeReady(ready)
-		for _, c := range ready {
-			go c.resumeAnswer()
-		}
-		close(p.done)
-	}()
-	events := make([]unix.EpollEvent, 256)
-	next := time.Now().Add(sweepEvery)
-	for {
-		n, err := unix.EpollWait(p.epfd, events, int(sweepEvery/time.Millisecond))
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			p.srv.logger().Error("idle connections: epoll", "err", err)
-			return
-		}
-		evs := events[:max(n, 0)]
-		// Deferred responses first: their clients have waited for a sync
-		// already, and the requests that arrived meanwhile join the next.
-		for _, ev := range evs {
-			if ev.Fd != wakeData {
-				continue
-			}
-			var closed bool
-			if ready, closed = p.takeReady(ready); closed {
-				for _, c := range ready {
-					go c.resumeAnswer()
-				}
-				return
-			}
-			for i, c := range ready {
-				ready[i] = nil
-				c.respond() // Later read the body out
-				c.drive()
-			}
-		}
-		for _, ev := range evs {
-			if ev.Fd == wakeData {
-				continue
-			}
-			if c := p.take(int(ev.Fd)); c != nil {
-				if c.looped {
-					c.drive()
-				} else {
-					go c.resume()
-				}
-			}
-		}
-		if now := time.Now(); !now.Before(next) {
-			p.collect()
-			p.sweep(func(c *conn) bool { return !now.Before(c.phaseEnd) })
-			p.trim(now)
-			next = now.Add(sweepEvery)
-		}
-	}
-}
-
 // sweep ends the parked connections that match.
 func (p *parker) sweep(match func(*conn) bool) {
 	if p == nil {
@@ -528,7 +479,7 @@ func (p *parker) stop() {
 		unix.Write(p.wakefd, one[:])
 		<-p.done
 		p.mu.Lock()
-		unix.Close(p.epfd)
+		p.waiting.close() // and epfd with it
 		unix.Close(p.wakefd)
 		p.epfd, p.wakefd = -1, -1 // unregister must not touch a reused number
 		p.mu.Unlock()
