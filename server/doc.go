@@ -13,5 +13,8 @@
 // other writes. On Linux, connections whose responses were deferred are
 // then served by an event loop instead of a goroutine each (loop.go), as
 // long as their requests can be answered that way; the rest goes back to
-// a goroutine.
+// a goroutine. A NonBlockingHandler that is also a RoundHandler learns
+// where the loop's rounds begin and end, and may have the loop watch a
+// descriptor of its own (loop_linux.go): the API has the store commit
+// each round's writes together, on the loop, without waiting.
 package server

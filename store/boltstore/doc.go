@@ -38,6 +38,19 @@
 // write never reached the committer. PutAll is one operation, so one
 // frame: all or nothing.
 //
+// # Commits on an event loop
+//
+// A server that answers writes from one event loop can commit them
+// there instead: HoldWrites and CommitHeld bracket a round of the loop,
+// whose PutAsync and DeleteAsync writes CommitHeld applies and logs as
+// one batch, starting the log's sync without waiting for it; the loop
+// watches HeldSyncFD and calls HeldSynced, which hands the writes their
+// outcomes once the sync is done. The batch obeys every rule above (one
+// commit at a time, order, per-write conditions, all-or-nothing on a
+// log failure); CommitHeld hands the writes to the committer whenever it
+// cannot commit them at once. kvhttp's server does this on 64-bit Linux
+// (held.go says why and how).
+//
 // # Checkpoints and recovery
 //
 // A checkpointer goroutine writes what the log holds to bbolt about once
