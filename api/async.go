@@ -32,6 +32,7 @@ type roundWriter interface {
 	CommitHeld()
 	HeldSyncFD() int
 	HeldSynced()
+	FinishHeld()
 }
 
 var _ server.RoundHandler = (*API)(nil)
@@ -58,6 +59,14 @@ func (a *API) BeginRound() {
 func (a *API) EndRound() {
 	if a.rounds != nil {
 		a.rounds.CommitHeld()
+	}
+}
+
+// EndRounds waits for the sync of the last commit EndRound started, if
+// it is in flight, and answers its writes: the loop is stopping.
+func (a *API) EndRounds() {
+	if a.rounds != nil {
+		a.rounds.FinishHeld()
 	}
 }
 

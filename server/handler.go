@@ -54,8 +54,9 @@ type NonBlockingHandler interface {
 // them at EndRound. RoundFD is a descriptor the loop watches for the end
 // of such work; when it is readable, the loop calls RoundEvent as the
 // next round begins, and the responses it completes (Done) are sent in
-// that round. None of these may block: every connection of the loop
-// waits meanwhile. Only the loop calls them, one at a time, on Linux.
+// that round. None of these but EndRounds may block: every connection of
+// the loop waits meanwhile. Only the loop calls them, one at a time, on
+// Linux.
 type RoundHandler interface {
 	NonBlockingHandler
 	// RoundFD returns the descriptor to watch, or -1 for none. The loop
@@ -71,6 +72,11 @@ type RoundHandler interface {
 	// EndRound ends the round BeginRound began, after its last
 	// TryServeHTTP.
 	EndRound()
+	// EndRounds is called once, when the loop stops, after its last
+	// round: the work the rounds started must end without RoundEvent,
+	// and the responses it completes are sent from goroutines. It may
+	// wait for that work, briefly.
+	EndRounds()
 }
 
 // Request is a request being handled: its parsed head, its body and where

@@ -126,6 +126,9 @@ func (p *parker) openRounds() {
 func (p *parker) loop() {
 	var ready []*conn
 	defer func() {
+		if p.round != nil {
+			p.round.EndRounds()
+		}
 		// Responses completed meanwhile go out from goroutines.
 		ready, _ = p.takeReady(ready)
 		for _, c := range ready {

@@ -4,6 +4,7 @@ package server
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +33,7 @@ type rounding struct {
 	efd     int
 	inRound bool
 	rounds  int // rounds begun
+	ended   int // EndRounds calls
 	events  int // RoundEvent calls that found answers to give
 	kept    []*ResponseWriter
 	started []*ResponseWriter
@@ -118,6 +121,17 @@ func (h *rounding) EndRound() {
 	unix.Write(h.efd, one[:])
 }
 
+// EndRounds gives the answers started and not given yet, as RoundEvent.
+func (h *rounding) EndRounds() {
+	h.mu.Lock()
+	h.ended++
+	if h.inRound {
+		h.bad = append(h.bad, "EndRounds in a round")
+	}
+	h.mu.Unlock()
+	h.RoundEvent()
+}
+
 func (h *rounding) RoundEvent() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -200,6 +214,58 @@ func TestRoundHandler(t *testing.T) {
 	}
 	if loopAnswers == 0 || h.events == 0 {
 		t.Errorf("answers from rounds: got %d, in %d events; want the loop's", loopAnswers, h.events)
+	}
+}
+
+// TestRoundHandlerStops: when the loop stops, it calls EndRounds once,
+// and the answers that completes go out. The handler's eventfd is not
+// watched here (RoundFD -1), so the answers started at the last rounds'
+// end wait for EndRounds.
+func TestRoundHandlerStops(t *testing.T) {
+	h := newRounding(t)
+	h.fd = -1
+	s, addr := start(t, h, nil)
+	c := dial(t, addr)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if _, err := fmt.Fprint(c, "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.Header.Get("X-Via") != "try" {
+		t.Fatalf("first answer: got %v; want one from the connection's goroutine", err)
+	}
+	if _, err := fmt.Fprint(c, "POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv"); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		h.mu.Lock()
+		n := len(h.started)
+		h.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("second request: not started by a round within 5 s")
+		}
+	}
+	s.parker.stop()
+	h.mu.Lock()
+	ended := h.ended
+	h.mu.Unlock()
+	if ended != 1 {
+		t.Errorf("EndRounds calls after the loop stopped: got %d; want 1", ended)
+	}
+	// The answer went from a goroutine, or the socket was shut down first:
+	// either way the client is not left waiting.
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		if got := string(b); !strings.HasPrefix(got, "round ") {
+			t.Errorf("second answer: got %q; want %q", got, "round N")
+		}
+	} else if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Error("second answer: the client still waits 5 s after the loop stopped")
 	}
 }
 

@@ -21,6 +21,8 @@ import (
 //	CommitHeld()   // round ends: apply, log and start the sync of what is held
 //	...            // HeldSyncFD becomes readable when the sync has ended
 //	HeldSynced()   // the held writes' completions run, on the loop
+//	...
+//	FinishHeld()   // the loop stops: wait for a sync in flight, and end it
 //
 // CommitHeld applies the held writes in order, writes their frame to the
 // log and starts its fdatasync through the kernel's asynchronous I/O
@@ -140,6 +142,9 @@ func (s *Store) HeldSynced() {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return // the eventfd is closed, or about to be
+	}
 	done, err := h.aio.poll()
 	if h.batch == nil || !done {
 		return
@@ -149,13 +154,30 @@ func (s *Store) HeldSynced() {
 	s.endHeld(batch, s.settleFrame(err))
 }
 
-// stopHeld ends a held commit in flight, waiting for its sync, and
-// commits nothing on the loop from now on. Close calls it.
+// FinishHeld ends the commit CommitHeld started, if its sync is in
+// flight, waiting for the sync: the held writes' completions run on the
+// calling goroutine. An event loop that stops calls it, so that its last
+// commit (and every commit after it, the committer's too) does not wait
+// for a HeldSynced that will never come. HoldWrites and CommitHeld may
+// be used again after it.
+func (s *Store) FinishHeld() {
+	s.held.mu.Lock()
+	defer s.held.mu.Unlock()
+	s.finishHeld()
+}
+
+// stopHeld ends a held commit in flight, as FinishHeld does, and commits
+// nothing on the loop from now on. Close calls it.
 func (s *Store) stopHeld() {
+	s.held.mu.Lock()
+	defer s.held.mu.Unlock()
+	s.held.closed = true
+	s.finishHeld()
+}
+
+// finishHeld is FinishHeld under held.mu.
+func (s *Store) finishHeld() {
 	h := &s.held
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closed = true
 	if h.batch == nil {
 		return
 	}

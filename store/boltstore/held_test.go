@@ -290,3 +290,29 @@ func TestHeldCheckpoint(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestFinishHeld: FinishHeld ends a commit in flight (a loop that stops
+// calls it), the committer commits again after it, and a later round
+// commits on the loop again.
+func TestFinishHeld(t *testing.T) {
+	s := openHeld(t, t.TempDir())
+	c := newCallbacks(1)
+	heldRound(s, func() { putHeld(t, s, c, 0, "a") })
+	s.FinishHeld()
+	if got := c.called.Load(); got != 1 {
+		t.Fatalf("outcomes when FinishHeld returned: got %d; want 1", got)
+	}
+	if o := c.got[0]; o.err != nil || o.res.Version != 1 {
+		t.Errorf("write: got version %d, %v; want 1", o.res.Version, o.err)
+	}
+	mustPutValue(t, s, "b", []byte("v")) // through the committer
+	next := newCallbacks(1)
+	heldRound(s, func() { putHeld(t, s, next, 0, "c") })
+	if !inFlight(s) {
+		t.Fatal("CommitHeld after FinishHeld: got no commit of its own; want one")
+	}
+	awaitHeld(t, s)
+	if o := next.got[0]; o.err != nil || o.res.Version != 3 {
+		t.Errorf("write after FinishHeld: got version %d, %v; want 3", o.res.Version, o.err)
+	}
+}
