@@ -65,6 +65,9 @@ func BenchmarkServePutLoop(b *testing.B) {
 // allocates only what the store keeps, as one served by a goroutine does
 // (TestServePutAllocs).
 func TestServePutLoopAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	if testing.Short() {
 		t.Skip("runs benchmarks")
 	}

@@ -207,6 +207,9 @@ func TestServeGetAllocs(t *testing.T) {
 // the key and the record its overlay holds until the next checkpoint;
 // nothing in the server, the API or the commit's wait.
 func TestServePutAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	if testing.Short() {
 		t.Skip("runs benchmarks")
 	}
