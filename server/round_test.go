@@ -231,8 +231,14 @@ func TestRoundHandlerStops(t *testing.T) {
 	if _, err := fmt.Fprint(c, "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv"); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := http.ReadResponse(br, nil); err != nil || resp.Header.Get("X-Via") != "try" {
-		t.Fatalf("first answer: got %v; want one from the connection's goroutine", err)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("first answer: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if via := resp.Header.Get("X-Via"); via != "try" {
+		t.Fatalf("first answer: got X-Via %q; want %q, from the connection's goroutine", via, "try")
 	}
 	if _, err := fmt.Fprint(c, "POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv"); err != nil {
 		t.Fatal(err)
@@ -258,9 +264,10 @@ func TestRoundHandlerStops(t *testing.T) {
 	// The answer went from a goroutine, or the socket was shut down first:
 	// either way the client is not left waiting.
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(br, nil)
+	resp, err = http.ReadResponse(br, nil)
 	if err == nil {
 		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
 		if got := string(b); !strings.HasPrefix(got, "round ") {
 			t.Errorf("second answer: got %q; want %q", got, "round N")
 		}
