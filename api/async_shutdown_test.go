@@ -1,10 +1,8 @@
 package api_test
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -32,14 +30,11 @@ func TestAsyncShutdownWithWritesInFlight(t *testing.T) {
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
-			conn, err := net.Dial("tcp", srv.addr)
-			if err != nil {
-				t.Error(err)
+			conn, br := dialClient(t, srv.addr)
+			if conn == nil {
 				return
 			}
 			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(30 * time.Second))
-			br := bufio.NewReader(conn)
 			for i := 0; ; i++ {
 				key := fmt.Sprintf("c%02d-%06d", c, i)
 				if _, err := io.WriteString(conn, put("/kv/"+key, "v-"+key)); err != nil {

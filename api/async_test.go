@@ -55,6 +55,25 @@ func (s *countingStore) DeleteAsync(key []byte, cond store.Cond, then func(store
 	return s.Store.DeleteAsync(key, cond, then)
 }
 
+// dialClient connects a client goroutine to addr, with a minute to do
+// its work, and returns the connection and a reader on it; on failure it
+// reports the error (t.Error: it runs off the test's goroutine) and
+// returns nil.
+func dialClient(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	conn, err := net.Dial("tcp", addr)
+	if err == nil {
+		err = conn.SetDeadline(time.Now().Add(60 * time.Second))
+	}
+	if err != nil {
+		t.Error(err)
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, nil
+	}
+	return conn, bufio.NewReader(conn)
+}
+
 // checkLoopCommits checks that the server's event loop committed writes
 // itself, where the store can (64-bit Linux: HeldSyncFD is not -1).
 func checkLoopCommits(t *testing.T, st *countingStore) {
@@ -517,17 +536,11 @@ func TestAsyncConcurrentPuts(t *testing.T) {
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
-			conn, err := net.Dial("tcp", srv.addr)
-			if err != nil {
-				t.Error(err)
+			conn, br := dialClient(t, srv.addr)
+			if conn == nil {
 				return
 			}
 			defer conn.Close()
-			if err := conn.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
-				t.Error(err)
-				return
-			}
-			br := bufio.NewReader(conn)
 			n := 1
 			if c%2 == 1 {
 				n = batch
