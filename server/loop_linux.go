@@ -23,10 +23,10 @@ import (
 // blocking system call keeps its thread and, when it blocks for long,
 // makes the runtime hand its processor to another thread; one parked in
 // the poller gives its processor to whatever is runnable (the store's
-// committer, say) and is woken by the thread that polls. Measured with
-// the loop's own commits (RoundHandler): a few per cent more durable
-// writes a second and about a microsecond less CPU each
-// (docs/PERFORMANCE.md); without them, no difference.
+// committer, say) and is woken by the thread that polls. Measured
+// together with the loop's own commits (RoundHandler): about a tenth more
+// durable writes a second and a microsecond less server CPU each; either
+// alone made no difference (docs/PERFORMANCE.md).
 //
 // Each turn of the loop is a round (RoundHandler): the handler's event,
 // then BeginRound, the deferred responses that are done, the connections
