@@ -58,8 +58,8 @@ func inFlight(s *Store) bool {
 	return s.held.batch != nil
 }
 
-// putHeld makes PutAsync calls for keys k0..k(n-1) with value v, their
-// outcomes going to c from index first on.
+// putHeld makes a PutAsync call for each of keys, with the value "v-"
+// and the key, their outcomes going to c from index first on.
 func putHeld(t *testing.T, s *Store, c *callbacks, first int, keys ...string) {
 	t.Helper()
 	for i, k := range keys {
