@@ -65,14 +65,5 @@ func BenchmarkServePutLoop(b *testing.B) {
 // allocates only what the store keeps, as one served by a goroutine does
 // (TestServePutAllocs).
 func TestServePutLoopAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
-	if testing.Short() {
-		t.Skip("runs benchmarks")
-	}
-	r := testing.Benchmark(BenchmarkServePutLoop)
-	if got, want := r.AllocsPerOp(), int64(2); got > want {
-		t.Errorf("PUT /kv/{key} from the loop: got %d allocs per request (%d B); want at most %d", got, r.AllocedBytesPerOp(), want)
-	}
+	checkPutAllocs(t, "PUT /kv/{key} from the loop", BenchmarkServePutLoop)
 }

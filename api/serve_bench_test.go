@@ -206,15 +206,20 @@ func TestServeGetAllocs(t *testing.T) {
 // TestServePutAllocs: a durable PUT allocates only what the store keeps,
 // the key and the record its overlay holds until the next checkpoint;
 // nothing in the server, the API or the commit's wait.
-func TestServePutAllocs(t *testing.T) {
+func TestServePutAllocs(t *testing.T) { checkPutAllocs(t, "PUT /kv/{key}", BenchmarkServePut) }
+
+// checkPutAllocs runs bench, a benchmark of durable PUTs, and checks that
+// a request allocates at most the store's two: the key and the record.
+func checkPutAllocs(t *testing.T, what string, bench func(*testing.B)) {
+	t.Helper()
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	if testing.Short() {
 		t.Skip("runs benchmarks")
 	}
-	r := testing.Benchmark(BenchmarkServePut)
+	r := testing.Benchmark(bench)
 	if got, want := r.AllocsPerOp(), int64(2); got > want {
-		t.Errorf("PUT /kv/{key}: got %d allocs per request (%d B); want at most %d", got, r.AllocedBytesPerOp(), want)
+		t.Errorf("%s: got %d allocs per request (%d B); want at most %d", what, got, r.AllocedBytesPerOp(), want)
 	}
 }
