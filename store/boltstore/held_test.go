@@ -50,6 +50,28 @@ func awaitHeld(t *testing.T, s *Store) {
 	s.HeldSynced()
 }
 
+// committerIdle waits until the committer has let go of commitMu after
+// the commits it made. Put returns when its outcome is in, a moment
+// before that, and a round that ended in between would hand its writes
+// to the committer rather than commit them on the loop.
+func committerIdle(t *testing.T, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(asyncTimeout)
+	for {
+		if s.commitMu.TryLock() {
+			queued := s.queued.Load()
+			s.commitMu.Unlock()
+			if queued == 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committer idle within %v: got it still committing; want it idle", asyncTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // inFlight reports whether a commit CommitHeld started waits for its
 // sync.
 func inFlight(s *Store) bool {
@@ -76,6 +98,7 @@ func putHeld(t *testing.T, s *Store, c *callbacks, first int, keys ...string) {
 func TestHeldCommit(t *testing.T) {
 	s := openHeld(t, t.TempDir())
 	mustPutValue(t, s, "taken", []byte("old"))
+	committerIdle(t, s)
 	commits := s.commits.Load()
 	c := newCallbacks(3)
 	heldRound(s, func() {
@@ -306,6 +329,7 @@ func TestFinishHeld(t *testing.T) {
 		t.Errorf("write: got version %d, %v; want 1", o.res.Version, o.err)
 	}
 	mustPutValue(t, s, "b", []byte("v")) // through the committer
+	committerIdle(t, s)
 	next := newCallbacks(1)
 	heldRound(s, func() { putHeld(t, s, next, 0, "c") })
 	if !inFlight(s) {
