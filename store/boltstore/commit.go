@@ -164,7 +164,8 @@ func (s *Store) submit(op *writeOp, name string, key []byte, then func(store.Res
 // refill moves the writes waiting in s.over into the queue, as far as it
 // has room. The committer calls it after each batch: s.over fills only
 // while the queue is full, so the committer always has a batch to take
-// before the next refill.
+// before the next refill, or while an event loop holds writes, which it
+// commits itself or hands over with a refill (held.go).
 func (s *Store) refill() {
 	s.mu.RLock() // Close may close the queue meanwhile: then drainOver
 	defer s.mu.RUnlock()
@@ -278,7 +279,7 @@ func (s *Store) commitLoop() {
 		if op == nil {
 			s.commitMu.Lock()
 			s.maybeCheckpoint(false)
-			s.commitMu.Unlock()
+			s.unlockCommit()
 			continue
 		}
 		batch = s.fill(append(batch[:0], op))
@@ -300,9 +301,13 @@ func (s *Store) commitLoop() {
 		s.commit(batch)
 		s.queued.Add(-int64(len(batch)))
 		s.maybeCheckpoint(false) // may wait for a checkpoint: back-pressure
-		s.commitMu.Unlock()
+		s.unlockCommit()
 		clear(batch) // keep no op alive: its writer may reuse it
-		s.refill()
+		// Held writes waiting for commitMu are for the round that
+		// unlockCommit started.
+		if !s.held.waiting.Load() {
+			s.refill()
+		}
 	}
 }
 

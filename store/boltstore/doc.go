@@ -47,9 +47,10 @@
 // watches HeldSyncFD and calls HeldSynced, which hands the writes their
 // outcomes once the sync is done. The batch obeys every rule above (one
 // commit at a time, order, per-write conditions, all-or-nothing on a
-// log failure); CommitHeld hands the writes to the committer whenever it
-// cannot commit them at once. kvhttp's server does this on 64-bit Linux
-// (held.go says why and how).
+// log failure); while the committer commits, the held writes wait for the
+// round that its signal on HeldSyncFD starts, and CommitHeld hands them
+// to the committer whenever else it cannot commit them at once. kvhttp's
+// server does this on 64-bit Linux (held.go says why and how).
 //
 // # Checkpoints and recovery
 //

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // Commits on an event loop.
@@ -35,11 +36,17 @@ import (
 //
 // A commit CommitHeld starts holds commitMu until HeldSynced (or Close)
 // ends it, so commits stay one at a time and the committer waits for it.
-// CommitHeld never waits: whenever it cannot commit at once (the
-// committer is committing, or has writes queued before the held ones,
-// which must not be overtaken; the overlay is full and a checkpoint must
-// catch up; the kernel has no asynchronous fdatasync) it hands the held
-// writes to the committer instead. Checkpoints stay the committer's: a
+// CommitHeld never waits. When the committer holds commitMu (it is
+// committing, or checking for a checkpoint), the held writes stay held,
+// and the committer, letting go, signals HeldSyncFD so that the loop's
+// next round commits them. Handing them over instead would keep the loop
+// off: the next rounds' writes would find writes queued before theirs,
+// which must not be overtaken, and follow them to the committer, round
+// after round, while the committer is busy with them. Whenever else it
+// cannot commit at once (writes from elsewhere are queued before the
+// held ones; the overlay is full and a checkpoint must catch up; the
+// kernel has no asynchronous fdatasync) it hands the held writes to the
+// committer. Checkpoints stay the committer's: a
 // segment's end frame is synced synchronously, which a loop must not
 // wait for, so CommitHeld only nudges the committer when one is due.
 
@@ -62,6 +69,11 @@ type heldCommits struct {
 	// closed is set by Close: CommitHeld hands everything to the
 	// committer, which commits it before Close returns.
 	closed bool
+	// waiting is set while held writes wait for commitMu, which the
+	// committer holds: unlockCommit then signals the loop, and the
+	// committer leaves them alone. CommitHeld sets it before trying
+	// the lock, so a committer that lets go after a failed try sees it.
+	waiting atomic.Bool
 }
 
 // HoldWrites begins a round of an event loop: until the CommitHeld that
@@ -75,9 +87,11 @@ func (s *Store) HoldWrites() { s.holds.Add(1) }
 // applies them, appends their frame to the log and starts the log's
 // sync; HeldSynced hands them their outcomes once HeldSyncFD says the
 // sync has ended. While a sync it started is in flight, the writes held
-// meanwhile wait for the CommitHeld after that HeldSynced. When it cannot
-// commit without waiting (see HeldSyncFD), it hands the held writes to
-// the committer. It never blocks.
+// meanwhile wait for the CommitHeld after that HeldSynced. While the
+// committer holds the commit lock, they wait for the round after its
+// signal on HeldSyncFD. When it cannot commit without waiting otherwise
+// (see above), it hands the held writes to the committer. It never
+// blocks.
 func (s *Store) CommitHeld() {
 	s.holds.Add(-1)
 	h := &s.held
@@ -86,10 +100,19 @@ func (s *Store) CommitHeld() {
 	if h.batch != nil {
 		return // the writes wait for the sync in flight
 	}
-	if h.aio == nil || h.closed || !s.commitMu.TryLock() {
+	if h.aio == nil || h.closed {
 		s.refill() // the committer's, then
 		return
 	}
+	if !s.overWaits() {
+		h.waiting.Store(false)
+		return // nothing held
+	}
+	h.waiting.Store(true)
+	if !s.commitMu.TryLock() {
+		return // the committer's unlockCommit starts the round that commits them
+	}
+	h.waiting.Store(false)
 	if s.overlayFull() {
 		// A checkpoint must catch up: the committer waits for it
 		// (back-pressure), and then commits these.
@@ -120,8 +143,9 @@ func (s *Store) CommitHeld() {
 }
 
 // HeldSyncFD returns a descriptor that becomes readable when the sync of
-// a commit CommitHeld started has ended: an event loop watches it, and
-// calls HeldSynced when it is readable. It returns -1 when the store
+// a commit CommitHeld started has ended, or when the committer lets go of
+// the commit lock that held writes wait for: an event loop watches it,
+// calls HeldSynced when it is readable, and then runs a round. It returns -1 when the store
 // cannot commit on the loop (no asynchronous fdatasync): CommitHeld then
 // hands every write to the committer, and HeldSynced does nothing.
 func (s *Store) HeldSyncFD() int {
@@ -164,6 +188,25 @@ func (s *Store) FinishHeld() {
 	s.held.mu.Lock()
 	defer s.held.mu.Unlock()
 	s.finishHeld()
+	// Writes waiting for a round that will not come: the committer's.
+	s.held.waiting.Store(false)
+	s.refill()
+}
+
+// unlockCommit lets go of commitMu, as the committer does, and wakes the
+// loop if held writes wait for it (see CommitHeld).
+func (s *Store) unlockCommit() {
+	s.commitMu.Unlock()
+	if s.held.waiting.Load() {
+		s.held.aio.signal()
+	}
+}
+
+// overWaits reports whether writes wait in s.over.
+func (s *Store) overWaits() bool {
+	s.overMu.Lock()
+	defer s.overMu.Unlock()
+	return len(s.over) > 0
 }
 
 // stopHeld ends a held commit in flight, as FinishHeld does, and commits

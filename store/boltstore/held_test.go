@@ -72,6 +72,25 @@ func committerIdle(t *testing.T, s *Store) {
 	}
 }
 
+// loopUntil does what the loop does until c's writes have their outcomes:
+// it waits for HeldSyncFD, calls HeldSynced when it is readable, and runs
+// a round without writes, which commits those that waited for the
+// committer to let go of commitMu.
+func loopUntil(t *testing.T, s *Store, c *callbacks, what string) {
+	t.Helper()
+	deadline := time.Now().Add(asyncTimeout)
+	for int(c.called.Load()) < len(c.calls) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: outcomes within %v: got %d; want %d", what, asyncTimeout, c.called.Load(), len(c.calls))
+		}
+		fds := []unix.PollFd{{Fd: int32(s.HeldSyncFD()), Events: unix.POLLIN}}
+		if n, err := unix.Poll(fds, 10); err == nil && n == 1 {
+			s.HeldSynced()
+		}
+		heldRound(s, func() {})
+	}
+}
+
 // inFlight reports whether a commit CommitHeld started waits for its
 // sync.
 func inFlight(s *Store) bool {
@@ -225,18 +244,15 @@ func TestHeldClose(t *testing.T) {
 }
 
 // TestHeldHandedToCommitter: CommitHeld leaves the writes to the
-// committer when it cannot commit at once: the committer is committing,
-// or has writes queued before the held ones (which keep their order), or
-// there is no asynchronous fdatasync. Every write gets its outcome.
+// committer when it cannot commit at once and waiting for the committer
+// to let go of commitMu would not help: writes are queued before the
+// held ones (which keep their order), or there is no asynchronous
+// fdatasync. Every write gets its outcome.
 func TestHeldHandedToCommitter(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, s *idleStore) (undo func())
 	}{
-		{"committer busy", func(t *testing.T, s *idleStore) func() {
-			s.commitMu.Lock()
-			return s.commitMu.Unlock
-		}},
 		{"queued first", func(t *testing.T, s *idleStore) func() {
 			c := newCallbacks(1)
 			putHeld(t, s.Store, c, 0, "first") // not held: queued, the committer idle
@@ -275,6 +291,69 @@ func TestHeldHandedToCommitter(t *testing.T) {
 	}
 }
 
+// TestHeldWaitsForCommitter: held writes that find the committer holding
+// commitMu stay held, not queued behind it; when it lets go, it signals
+// HeldSyncFD, and the round the loop then runs commits them.
+func TestHeldWaitsForCommitter(t *testing.T) {
+	s := openIdle(t, t.TempDir())
+	s.run()
+	committerIdle(t, s.Store)
+	s.commitMu.Lock() // as the committer does to commit
+	c := newCallbacks(2)
+	heldRound(s.Store, func() { putHeld(t, s.Store, c, 0, "x", "y") })
+	if inFlight(s.Store) {
+		t.Fatal("CommitHeld with commitMu taken: got a commit of its own; want none")
+	}
+	if got := s.queued.Load(); got != 0 {
+		t.Errorf("writes queued for the committer: got %d; want 0, the writes held for the loop", got)
+	}
+	if !s.held.waiting.Load() {
+		t.Error("held.waiting: got false; want true")
+	}
+	fds := []unix.PollFd{{Fd: int32(s.HeldSyncFD()), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(fds, 0); n != 0 {
+		t.Fatalf("HeldSyncFD before the committer let go: got readable; want not")
+	}
+	s.unlockCommit()
+	awaitHeld(t, s.Store) // the signal: no sync ended
+	if got := c.called.Load(); got != 0 {
+		t.Fatalf("outcomes after the committer's signal: got %d; want 0", got)
+	}
+	heldRound(s.Store, func() {})
+	if !inFlight(s.Store) {
+		t.Fatal("the round after the signal: got no commit of its own; want one")
+	}
+	awaitHeld(t, s.Store)
+	c.checkOnce(t, "writes that waited")
+	for i, o := range c.got {
+		if o.err != nil || o.res.Version != uint64(i+1) {
+			t.Errorf("write %d: got version %d, %v; want %d", i, o.res.Version, o.err, i+1)
+		}
+	}
+	if s.held.waiting.Load() {
+		t.Error("held.waiting after the commit: got true; want false")
+	}
+}
+
+// TestFinishHeldHandsOver: writes that wait for the loop's next round
+// when the loop stops go to the committer.
+func TestFinishHeldHandsOver(t *testing.T) {
+	s := openIdle(t, t.TempDir())
+	s.commitMu.Lock()
+	c := newCallbacks(1)
+	heldRound(s.Store, func() { putHeld(t, s.Store, c, 0, "x") })
+	s.commitMu.Unlock() // the test's, not the committer's: no signal
+	s.FinishHeld()
+	if got := s.queued.Load(); got != 1 {
+		t.Errorf("writes queued for the committer after FinishHeld: got %d; want 1", got)
+	}
+	s.run()
+	c.wait(t, "write handed over")
+	if o := c.got[0]; o.err != nil || o.res.Version != 1 {
+		t.Errorf("write: got version %d, %v; want 1", o.res.Version, o.err)
+	}
+}
+
 // TestHeldCheckpoint: commits made on the loop reach bbolt: the
 // committer, nudged when a checkpoint is due, makes it, and the log's
 // segments are recycled.
@@ -291,10 +370,7 @@ func TestHeldCheckpoint(t *testing.T) {
 				putHeld(t, s, c, i, fmt.Sprintf("k%03d-%d-%0100d", r, i, 0))
 			}
 		})
-		if inFlight(s) { // else the committer, checkpointing, took them
-			awaitHeld(t, s)
-		}
-		c.wait(t, fmt.Sprintf("round %d", r))
+		loopUntil(t, s, c, fmt.Sprintf("round %d", r))
 	}
 	if got := s.held.aio.seq; got < rounds/2 {
 		t.Errorf("syncs started on the loop: got %d; want most of the %d rounds'", got, rounds)

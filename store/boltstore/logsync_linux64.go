@@ -166,6 +166,19 @@ func (a *aioSyncer) poll() (bool, error) {
 // fd returns the eventfd that each completion signals.
 func (a *aioSyncer) fd() int { return a.efd }
 
+// signal makes the eventfd readable without a completion, to wake the
+// goroutine that watches it; poll and await take such a count for no
+// completion. Any goroutine may call it until Close.
+func (a *aioSyncer) signal() {
+	one := uint64(1) // the count, in the host's byte order
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(a.efd), uintptr(unsafe.Pointer(&one)), unsafe.Sizeof(one))
+		if e != unix.EINTR {
+			return // EAGAIN: the count is at its maximum, readable already
+		}
+	}
+}
+
 // collect reaps every completion there is, without waiting, and reports
 // whether the last sync submitted is among them, with its outcome. A
 // failure to reap is reported as that sync's.

@@ -22,6 +22,7 @@ func (*aioSyncer) start(f *os.File) (bool, error) { return false, fdatasync(f) }
 func (*aioSyncer) await() error                   { return errors.ErrUnsupported }
 func (*aioSyncer) poll() (bool, error)            { return true, errors.ErrUnsupported }
 func (*aioSyncer) fd() int                        { return -1 }
+func (*aioSyncer) signal()                        {}
 
 // Close releases nothing.
 func (*aioSyncer) Close() error { return nil }
