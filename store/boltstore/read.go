@@ -32,25 +32,53 @@ func (s *Store) Get(ctx context.Context, key, buf []byte) (store.Item, error) {
 		return store.Item{}, fail("get", store.ErrEmptyKey)
 	}
 	var it store.Item
-	err := s.find(key, func(raw []byte) error {
-		if raw == nil {
-			return store.ErrNotFound
-		}
-		r, err := decodeRecord(raw)
-		if err != nil {
-			return err
-		}
-		// Copy out before the transaction ends: raw may point into the mmap.
-		buf = append(buf[:0], r.value...)
-		buf = append(buf, r.contentType...)
-		n := len(r.value)
-		it = store.Item{Key: key, Value: buf[:n], ContentType: buf[n:], Version: r.version}
-		return nil
+	err := s.find(key, func(raw []byte) (err error) {
+		it, err = itemOf(key, raw, buf)
+		return err
 	})
 	if err != nil {
 		return store.Item{}, fail("get", err)
 	}
 	return it, nil
+}
+
+// GetInMemory is Get answered from memory alone, without waiting: when
+// the key's last durable write has not been checkpointed into the data
+// file yet (see Checkpoints and recovery in the package documentation),
+// it returns what Get would and true; otherwise it returns false, and
+// only Get can answer, reading the data file, which may wait for the
+// disk. An event loop serves reads with it that it must not wait for.
+// buf is used as Get uses it.
+func (s *Store) GetInMemory(key, buf []byte) (store.Item, bool, error) {
+	if len(key) == 0 || s.closed.Load() {
+		return store.Item{}, false, nil
+	}
+	raw, ok := s.ov.get(key)
+	if !ok {
+		return store.Item{}, false, nil
+	}
+	it, err := itemOf(key, raw, buf)
+	if err != nil {
+		return store.Item{}, true, fail("get", err)
+	}
+	return it, true, nil
+}
+
+// itemOf decodes the record raw (nil for a deleted key) stored under
+// key into an Item whose value and content type are copied into buf, as
+// Get describes: raw may point into the data file's memory map.
+func itemOf(key, raw, buf []byte) (store.Item, error) {
+	if raw == nil {
+		return store.Item{}, store.ErrNotFound
+	}
+	r, err := decodeRecord(raw)
+	if err != nil {
+		return store.Item{}, err
+	}
+	buf = append(buf[:0], r.value...)
+	buf = append(buf, r.contentType...)
+	n := len(r.value)
+	return store.Item{Key: key, Value: buf[:n], ContentType: buf[n:], Version: r.version}, nil
 }
 
 // List calls fn for each item selected by opts, in ascending byte order of
