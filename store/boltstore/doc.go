@@ -50,17 +50,21 @@
 // log failure); while the committer commits, the held writes wait for the
 // round that its signal on HeldSyncFD starts, and CommitHeld hands them
 // to the committer whenever else it cannot commit them at once. kvhttp's
-// server does this on 64-bit Linux (held.go says why and how).
+// server does this on 64-bit Linux (held.go says why and how). Such a
+// loop can also answer reads of the keys written lately, which the
+// overlay holds, with GetInMemory, which never reads the data file.
 //
 // # Checkpoints and recovery
 //
-// A checkpointer goroutine writes what the log holds to bbolt about once
-// a second, in one bbolt transaction (with bbolt's own fsyncs), and then
-// recycles the log segment it has written; reads look at logged writes
-// not yet in bbolt first. Open replays any segments bbolt does not hold
-// yet, the way etcd replays its WAL onto its bbolt backend: a torn frame
-// at the end of the newest segment, which only a crash in the middle of
-// writing it can leave, is dropped, as no writer in it was answered.
+// A checkpointer goroutine writes what the log holds to bbolt, in one
+// bbolt transaction (with bbolt's own fsyncs), once the writes it holds
+// reach 4 MiB, its segment 64 MiB, or their age Options.CheckpointEvery
+// (30 s by default), whichever comes first, and then recycles the log
+// segment it has written; reads look at logged writes not yet in bbolt
+// first. Open replays any segments bbolt does not hold yet, the way etcd
+// replays its WAL onto its bbolt backend: a torn frame at the end of the
+// newest segment, which only a crash in the middle of writing it can
+// leave, is dropped, as no writer in it was answered.
 // wal.go, segment.go, overlay.go and checkpoint.go say more.
 //
 // bbolt locks the file, so only one process (and one Store) can have a
