@@ -40,6 +40,7 @@ type API struct {
 	bodies *semaphore.Weighted // bytes of request bodies held in memory
 	async  asyncWriter         // store, if it takes writes without waiting
 	rounds roundWriter         // store, if it commits writes on the event loop
+	memory memoryReader        // store, if it answers some reads from memory
 }
 
 var _ server.Handler = (*API)(nil)
@@ -51,6 +52,7 @@ func New(s Store, opts Options) *API {
 	if a.async != nil {
 		a.rounds, _ = s.(roundWriter)
 	}
+	a.memory, _ = s.(memoryReader)
 	return a
 }
 

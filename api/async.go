@@ -35,6 +35,14 @@ type roundWriter interface {
 	FinishHeld()
 }
 
+// memoryReader is a Store that can answer some reads from memory, without
+// waiting (the embedded store: the writes not yet checkpointed into its
+// data file). With one, a GET or HEAD of /kv/{key} it can answer so is
+// answered on the server's event loop, and the connection stays there.
+type memoryReader interface {
+	GetInMemory(key, buf []byte) (store.Item, bool, error)
+}
+
 var _ server.RoundHandler = (*API)(nil)
 
 // RoundFD returns the store's descriptor for the end of the syncs that
@@ -80,17 +88,38 @@ func (a *API) RoundEvent() {
 
 // TryServeHTTP answers, without blocking, a PUT or DELETE of /kv/{key}
 // whose preconditions map onto one store condition, when the store takes
-// writes asynchronously; everything else it declines, to ServeHTTP. It
+// writes asynchronously, and a GET or HEAD of /kv/{key} that the store
+// can answer from memory; everything else it declines, to ServeHTTP. It
 // declines rather than refuses: an invalid request gets its answer from
-// ServeHTTP, so that the two paths answer alike.
+// ServeHTTP, so that the two paths answer alike. Answering reads keeps a
+// connection that mixes reads and writes on the server's event loop,
+// rather than handing it to a goroutine and back at each switch.
 func (a *API) TryServeHTTP(w *server.ResponseWriter, r *server.Request) bool {
-	if a.async == nil || len(r.Path) <= len(kvPrefix) || string(r.Path[:len(kvPrefix)]) != kvPrefix ||
-		r.Method != wire.MethodPut && r.Method != wire.MethodDelete {
+	if len(r.Path) <= len(kvPrefix) || string(r.Path[:len(kvPrefix)]) != kvPrefix {
+		return false
+	}
+	switch r.Method {
+	case wire.MethodGet, wire.MethodHead:
+		if a.memory == nil {
+			return false
+		}
+	case wire.MethodPut, wire.MethodDelete:
+		if a.async == nil {
+			return false
+		}
+	default:
 		return false
 	}
 	key, err := decodeKey(r.Path[len(kvPrefix):])
 	if err != nil || len(key) > a.maxKey() {
 		return false
+	}
+	if r.Method == wire.MethodGet || r.Method == wire.MethodHead {
+		it, ok, err := a.memory.GetInMemory(key, w.Buffer()[:0])
+		if ok {
+			a.answerGet(w, r, key, it, err)
+		}
+		return ok
 	}
 	cond, ok := preconditionsOf(r).direct(r.Method)
 	if !ok {

@@ -38,6 +38,15 @@ type countingStore struct {
 	*boltstore.Store
 	async  atomic.Int64
 	synced atomic.Int64 // HeldSynced calls: the loop's own commits ending
+	memory atomic.Int64 // reads GetInMemory answered
+}
+
+func (s *countingStore) GetInMemory(key, buf []byte) (store.Item, bool, error) {
+	it, ok, err := s.Store.GetInMemory(key, buf)
+	if ok {
+		s.memory.Add(1)
+	}
+	return it, ok, err
 }
 
 func (s *countingStore) HeldSynced() {
@@ -511,6 +520,11 @@ func (d *differential) finish() {
 	}
 	if d.writes == 0 {
 		t.Errorf("asynchronous writes: got %d; want some (TryServeHTTP never served?)", d.writes)
+	}
+	if n := d.counter.memory.Load(); n == 0 {
+		t.Errorf("reads answered from memory: got %d; want some (TryServeHTTP never served a GET?)", n)
+	} else {
+		t.Logf("%d GETs and HEADs were answered from memory", n)
 	}
 	t.Logf("%d writes went through PutAsync or DeleteAsync", d.writes)
 }

@@ -49,6 +49,11 @@ func (a *API) key(w *server.ResponseWriter, r *server.Request, raw []byte) {
 // 304 when If-None-Match matches, 412 when If-Match does not.
 func (a *API) getKey(w *server.ResponseWriter, r *server.Request, key []byte) {
 	it, err := a.store.Get(r.Context(), key, w.Buffer()[:0])
+	a.answerGet(w, r, key, it, err)
+}
+
+// answerGet answers a GET or HEAD of key with the outcome of its Get.
+func (a *API) answerGet(w *server.ResponseWriter, r *server.Request, key []byte, it store.Item, err error) {
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.writeProblem(w, err)
