@@ -95,9 +95,10 @@ func itemOf(key, raw, buf []byte) (store.Item, error) {
 // its memory map only once no read transaction is open). Collect keys and
 // act on them after List returns.
 //
-// Writes logged but not yet checkpointed into bbolt (about the last
-// second's, at most 128 MiB) are merged in from memory, where they are
-// kept in key order: a listing reads only those in its range, as it goes.
+// Writes logged but not yet checkpointed into bbolt (at most 128 MiB;
+// see Checkpoints and recovery in the package documentation) are merged
+// in from memory, where they are kept in key order: a listing reads only
+// those in its range, as it goes.
 func (s *Store) List(ctx context.Context, opts store.ListOptions, fn func(store.Item) error) error {
 	if err := s.ready(ctx); err != nil {
 		return fail("list", err)
