@@ -46,9 +46,9 @@ import (
 // cannot commit at once (writes from elsewhere are queued before the
 // held ones; the overlay is full and a checkpoint must catch up; the
 // kernel has no asynchronous fdatasync) it hands the held writes to the
-// committer. Checkpoints stay the committer's: a
-// segment's end frame is synced synchronously, which a loop must not
-// wait for, so CommitHeld only nudges the committer when one is due.
+// committer. Checkpoints stay the committer's: a segment's end frame is
+// synced synchronously, which a loop must not wait for, so CommitHeld
+// only nudges the committer when one is due.
 
 // heldCommits is the state of the commits CommitHeld starts.
 type heldCommits struct {
@@ -145,9 +145,10 @@ func (s *Store) CommitHeld() {
 // HeldSyncFD returns a descriptor that becomes readable when the sync of
 // a commit CommitHeld started has ended, or when the committer lets go of
 // the commit lock that held writes wait for: an event loop watches it,
-// calls HeldSynced when it is readable, and then runs a round. It returns -1 when the store
-// cannot commit on the loop (no asynchronous fdatasync): CommitHeld then
-// hands every write to the committer, and HeldSynced does nothing.
+// calls HeldSynced when it is readable, and then runs a round. It returns
+// -1 when the store cannot commit on the loop (no asynchronous
+// fdatasync): CommitHeld then hands every write to the committer, and
+// HeldSynced does nothing.
 func (s *Store) HeldSyncFD() int {
 	if s.held.aio == nil {
 		return -1
