@@ -57,6 +57,7 @@ func TestDifferentialAsyncWrites(t *testing.T) {
 		{name: "conditional get, other tag", reqs: []string{req("GET", "/kv/k", "If-None-Match", `"424242"`)}, want: []int{200}},
 		{name: "get if match, wrong tag", reqs: []string{req("GET", "/kv/k", "If-Match", `"424242"`)}, want: []int{412}},
 		{name: "get if match, current tag", reqs: []string{req("GET", "/kv/k", "If-Match", "{etag}")}, want: []int{200}},
+		{name: "get with a body", reqs: []string{withBody("GET", "/kv/k", "ignored"), req("GET", "/kv/k")}, want: []int{200, 200}},
 		{name: "update-only on missing", reqs: []string{put("/kv/missing", "no", "If-Match", "*")}, want: []int{412}, path: asyncPath},
 		{name: "cas on missing", reqs: []string{put("/kv/missing", "no", "If-Match", `"1"`)}, want: []int{412}, path: asyncPath},
 		{name: "get missing", reqs: []string{req("GET", "/kv/missing")}, want: []int{404}},
