@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"log/slog"
 	"net"
 	"runtime"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"kvhttp/api"
-	"kvhttp/server"
 	"kvhttp/store/boltstore"
 )
 
@@ -45,13 +43,7 @@ func benchLoop(b *testing.B, st api.Store, req, status, end string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &server.Server{Handler: api.New(st, api.Options{}), Logger: slog.New(slog.DiscardHandler)}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	b.Cleanup(func() {
-		srv.Close()
-		<-served
-	})
+	serveBench(b, st, l)
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		b.Fatal(err)

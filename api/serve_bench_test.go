@@ -102,11 +102,8 @@ func benchServe(b *testing.B, st api.Store, depth int) {
 	benchServeRequest(b, st, depth, "GET /kv/bench HTTP/1.1\r\nHost: kvhttp\r\n\r\n", "HTTP/1.1 200 OK\r\n")
 }
 
-// benchServeRequest times req, answered with a status line starting with
-// ok, through the whole server over an in-memory connection, depth
-// requests per read.
-func benchServeRequest(b *testing.B, st api.Store, depth int, req, ok string) {
-	l := &memListener{conn: make(chan net.Conn, 1), closed: make(chan struct{})}
+// serveBench serves the API over st on l until the benchmark ends.
+func serveBench(b *testing.B, st api.Store, l net.Listener) {
 	srv := &server.Server{Handler: api.New(st, api.Options{}), Logger: slog.New(slog.DiscardHandler)}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -114,6 +111,14 @@ func benchServeRequest(b *testing.B, st api.Store, depth int, req, ok string) {
 		srv.Close()
 		<-served
 	})
+}
+
+// benchServeRequest times req, answered with a status line starting with
+// ok, through the whole server over an in-memory connection, depth
+// requests per read.
+func benchServeRequest(b *testing.B, st api.Store, depth int, req, ok string) {
+	l := &memListener{conn: make(chan net.Conn, 1), closed: make(chan struct{})}
+	serveBench(b, st, l)
 
 	n := (b.N + depth - 1) / depth * depth
 	c := &memConn{
